@@ -1,0 +1,27 @@
+"""The one exception type users see: a message that names the file, line or key and the fix."""
+from __future__ import annotations
+
+
+class TextrnnError(Exception):
+    """An error caused by input (files, flags, configs) rather than by a bug.
+
+    The CLI prints ``str(error)`` as one line and exits with ``exit_code``; ``--debug`` shows the traceback.
+    """
+
+    exit_code = 2
+
+
+class DataError(TextrnnError):
+    """A corpus file that cannot be read as asked (names the file and line)."""
+
+
+class ConfigError(TextrnnError):
+    """A config key or value that is unknown or of the wrong type (names the key)."""
+
+
+class PipelineError(TextrnnError):
+    """A saved pipeline that is missing, corrupted, of another version or of another task."""
+
+
+class TrainingError(TextrnnError):
+    """Training that cannot go on (a non-finite loss, memory exhausted); the last good checkpoint stays."""

@@ -1,0 +1,185 @@
+"""Tokenizers: character, word (Unicode-aware, Hangul included) and sentencepiece subwords.
+
+Each has ``tokenize(text) -> tokens``, ``detokenize(tokens) -> text`` and ``config()`` (a JSON-able dict that
+``tokenizer_from_config`` turns back into the same tokenizer). Word tokenizing is reversible up to spacing:
+``tokenize(detokenize(tokenize(text))) == tokenize(text)``; characters and sentencepiece are exact.
+"""
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from textrnn.errors import ConfigError, PipelineError
+from textrnn.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, UNK, UNK_ID, Vocab
+
+_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+# Numbers keep their decimal point ("3.5", "1,000"); words are letters (any script: Latin, Hangul, ...) and
+# digits with combining marks and inner apostrophes ("don't"); anything else that is not space is one token.
+_WORD_RE = re.compile(
+    rf"\d+(?:[.,]\d+)*(?![^\W_])|(?:[^\W_]|[{_COMBINING}])+(?:['’](?:[^\W_]|[{_COMBINING}])+)*|\S"
+)
+_NO_SPACE_BEFORE = set(".,!?;:%)]}'\"”’…")
+_NO_SPACE_AFTER = set("([{“‘")
+
+
+class Tokenizer(Protocol):
+    kind: str
+
+    def tokenize(self, text: str) -> list[str]: ...
+
+    def detokenize(self, tokens: Iterable[str]) -> str: ...
+
+    def config(self) -> dict: ...
+
+
+@dataclass
+class CharTokenizer:
+    """One token per Unicode character (spaces and newlines included); exactly reversible."""
+
+    lower: bool = False
+    kind: str = "char"
+
+    def tokenize(self, text: str) -> list[str]:
+        return list(text.lower() if self.lower else text)
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        return "".join(tokens)
+
+    def config(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class WordTokenizer:
+    """Words, numbers and single punctuation marks; Unicode-aware (Latin, Hangul, CJK, accents).
+
+    Korean words stay whole eojeol ("밥을"), as written between spaces. Text is NFC-normalised first so that
+    decomposed accents and Hangul jamo sequences become one token. ``lower`` lower-cases.
+    """
+
+    lower: bool = False
+    kind: str = "word"
+
+    def tokenize(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFC", text)
+        if self.lower:
+            text = text.lower()
+        return _WORD_RE.findall(text)
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        out: list[str] = []
+        previous = ""
+        for token in tokens:
+            if out and token not in _NO_SPACE_BEFORE and previous not in _NO_SPACE_AFTER:
+                out.append(" ")
+            out.append(token)
+            previous = token
+        return "".join(out)
+
+    def config(self) -> dict:
+        return asdict(self)
+
+
+class SentencePieceTokenizer:
+    """Subword pieces from a sentencepiece model whose ids are textrnn's (``<pad>``=0, ``<unk>``=1, ...).
+
+    Train with ``SentencePieceTokenizer.train(texts, vocab_size=8000, model_type="unigram")``; the model's bytes
+    are kept (``model_bytes``) and saved as ``spm.model`` inside a pipeline.
+    """
+
+    kind = "sentencepiece"
+
+    def __init__(self, model_bytes: bytes, model_type: str = "unigram"):
+        import sentencepiece as spm
+
+        self.model_bytes = bytes(model_bytes)
+        self.model_type = model_type
+        self.processor = spm.SentencePieceProcessor()
+        try:
+            self.processor.LoadFromSerializedProto(self.model_bytes)
+        except Exception as error:  # sentencepiece raises RuntimeError/OSError for a bad proto
+            raise PipelineError(f"not a sentencepiece model ({error}); the spm.model file is corrupted") from None
+        expected = {PAD_ID: PAD, UNK_ID: UNK, BOS_ID: BOS, EOS_ID: EOS}
+        for i, piece in expected.items():
+            if i >= self.processor.get_piece_size() or self.processor.id_to_piece(i) != piece:
+                raise PipelineError(f"sentencepiece model does not use textrnn's special ids ({piece} must be id {i})")
+
+    @classmethod
+    def train(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 8000,
+        model_type: str = "unigram",
+        character_coverage: float = 0.9995,
+        max_sentences: int = 2_000_000,
+    ) -> "SentencePieceTokenizer":
+        """Train on texts (the train split only) with textrnn's special-token ids; byte fallback keeps any text."""
+        import sentencepiece as spm
+
+        if model_type not in ("unigram", "bpe"):
+            raise ConfigError(f"tokenizer.model_type must be 'unigram' or 'bpe', got {model_type!r}")
+        sentences = [t for t in texts if t.strip()]
+        if not sentences:
+            raise ConfigError("cannot train sentencepiece on an empty corpus")
+        model = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences),
+            model_writer=model,
+            vocab_size=vocab_size,
+            model_type=model_type,
+            character_coverage=character_coverage,
+            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+            pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
+            byte_fallback=True,
+            hard_vocab_limit=False,
+            input_sentence_size=max_sentences,
+            shuffle_input_sentence=True,
+            num_threads=2,
+            minloglevel=2,
+        )
+        return cls(model.getvalue(), model_type)
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.processor.encode(text, out_type=str)
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        return self.processor.decode_pieces(list(tokens))
+
+    def vocab(self) -> Vocab:
+        """The pieces as a Vocab (index = sentencepiece id), so ids agree with the model's."""
+        return Vocab([self.processor.id_to_piece(i) for i in range(self.processor.get_piece_size())])
+
+    def config(self) -> dict:
+        return {"kind": self.kind, "model_type": self.model_type}
+
+    def save_model(self, path: str | Path) -> None:
+        from textrnn.fileio import atomic_write_bytes
+
+        atomic_write_bytes(path, self.model_bytes)
+
+
+TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
+
+
+def tokenizer_from_config(config: dict, folder: str | Path | None = None):
+    """Rebuild a tokenizer from ``config()``; sentencepiece reads ``spm.model`` in ``folder``."""
+    if not isinstance(config, dict) or not isinstance(config.get("kind"), str):
+        raise PipelineError("tokenizer config must be an object with a 'kind' string")
+    kind = config["kind"]
+    if kind == "sentencepiece":
+        if folder is None:
+            raise PipelineError("a sentencepiece tokenizer needs the folder holding spm.model")
+        path = Path(folder) / "spm.model"
+        if not path.exists():
+            raise PipelineError(f"{path}: missing sentencepiece model; copy the whole run directory")
+        return SentencePieceTokenizer(path.read_bytes(), config.get("model_type", "unigram"))
+    if kind not in TOKENIZERS:
+        raise PipelineError(f"unknown tokenizer kind {kind!r}; known: char, word, sentencepiece")
+    lower = config.get("lower", False)
+    if not isinstance(lower, bool):
+        raise PipelineError("tokenizer 'lower' must be true or false")
+    return TOKENIZERS[kind](lower=lower)
