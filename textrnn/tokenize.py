@@ -22,7 +22,7 @@ _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _WORD_RE = re.compile(
     rf"\d+(?:[.,]\d+)*(?![^\W_])|(?:[^\W_]|[{_COMBINING}])+(?:['’](?:[^\W_]|[{_COMBINING}])+)*|\S"
 )
-_NO_SPACE_BEFORE = set(".,!?;:%)]}'\"”’…")
+_NO_SPACE_BEFORE = set(".,!?;:%)]}”’…")
 _NO_SPACE_AFTER = set("([{“‘")
 
 

@@ -1,0 +1,135 @@
+"""Pure functions from token ids to tensors: padding and truncation, lengths and masks, length-bucketed
+batches for classification and tagging, and contiguous windows for language models.
+
+Padding is id 0 everywhere (``vocab.PAD_ID``) and always on the right, so ``lengths`` says where each row ends.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from textrnn.vocab import PAD_ID
+
+TRUNCATE = ("tail", "head", "head+tail")
+
+
+def truncate(ids: Sequence[int], max_len: int | None, keep: str = "head") -> list[int]:
+    """Cut a sequence to ``max_len``: keep the ``head`` (first tokens), the ``tail`` (last tokens), or
+    ``head+tail`` (the first third and the last two thirds: openings and conclusions both carry signal)."""
+    if max_len is None or len(ids) <= max_len:
+        return list(ids)
+    if keep == "head":
+        return list(ids[:max_len])
+    if keep == "tail":
+        return list(ids[len(ids) - max_len:])
+    if keep == "head+tail":
+        head = max_len // 3
+        return list(ids[:head]) + list(ids[len(ids) - (max_len - head):])
+    raise ValueError(f"truncate keep must be one of {TRUNCATE}, got {keep!r}")
+
+
+def pad(sequences: Sequence[Sequence[int]], max_len: int | None = None, keep: str = "head",
+        min_len: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id lists into ``(ids (B, T) long, lengths (B,) long)``, truncating to ``max_len`` first.
+
+    An empty sequence gets length 0 and a row of padding; ``T`` is at least ``min_len``.
+    """
+    cut = [truncate(s, max_len, keep) for s in sequences]
+    lengths = np.fromiter((len(s) for s in cut), dtype=np.int64, count=len(cut))
+    width = max(int(lengths.max()) if len(cut) else 0, min_len)
+    out = np.full((len(cut), width), PAD_ID, dtype=np.int64)
+    for row, s in zip(out, cut):
+        row[: len(s)] = s
+    return torch.from_numpy(out), torch.from_numpy(lengths)
+
+
+def mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+    """A (B, T) bool mask, True where a position holds a real token."""
+    width = int(lengths.max()) if max_len is None else max_len
+    return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]
+
+
+@dataclass
+class Batch:
+    """A batch for any task. ``ids`` (B, T) long or, for numeric sequences, ``inputs`` (B, T, F) float.
+
+    ``targets``: (B,) labels, (B, T) tags or next tokens, or (B, K) numbers. ``chars`` (B, T, W) and ``casing``
+    (B, T) are the tagger's extra features. ``index`` holds the examples' positions in their split.
+    """
+
+    ids: torch.Tensor | None = None
+    lengths: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+    inputs: torch.Tensor | None = None
+    chars: torch.Tensor | None = None
+    casing: torch.Tensor | None = None
+    index: list[int] = field(default_factory=list)
+
+    def to(self, device: torch.device | str) -> "Batch":
+        moved = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            # lengths stay on the CPU: pack_padded_sequence requires it, and indexing by them is cheap there.
+            moved[f.name] = value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) and f.name != "lengths" else value
+        return Batch(**moved)
+
+    @property
+    def size(self) -> int:
+        return len(self.lengths) if self.lengths is not None else len(self.targets)
+
+    def num_tokens(self) -> int:
+        return int(self.lengths.sum()) if self.lengths is not None else self.size
+
+
+def bucket_batches(lengths: Sequence[int], batch_size: int, shuffle: bool = True, seed: int = 0,
+                   pool: int = 50) -> list[list[int]]:
+    """Index lists of about equal length, so little padding is computed.
+
+    Without shuffling: sorted by length (stable). With shuffling: a seeded permutation is cut into pools of
+    ``pool * batch_size`` examples, each pool sorted by length and cut into batches, then the batches shuffled.
+    The same ``seed`` gives the same batches (an interrupted run resumes on the same order).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    lengths = np.asarray(lengths)
+    if not shuffle:
+        order = np.argsort(lengths, kind="stable")
+        return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    batches = []
+    step = pool * batch_size
+    for start in range(0, len(order), step):
+        chunk = order[start:start + step]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i:i + batch_size].tolist() for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def lm_streams(ids: np.ndarray, batch_size: int) -> torch.Tensor:
+    """Cut one long id stream into ``batch_size`` contiguous rows (B, N); the ragged end is dropped."""
+    ids = np.asarray(ids, dtype=np.int64)
+    per_row = len(ids) // batch_size
+    if per_row < 2:
+        raise ValueError(f"a stream of {len(ids)} tokens is too short for {batch_size} rows")
+    return torch.from_numpy(ids[: per_row * batch_size].reshape(batch_size, per_row).copy())
+
+
+def lm_windows(streams: torch.Tensor, bptt: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Consecutive (inputs, next-token targets) windows of width ``bptt`` over (B, N) streams.
+
+    Row b of window k continues row b of window k-1, so a language model can carry its state across windows
+    (truncated backpropagation through time).
+    """
+    total = streams.size(1) - 1
+    for start in range(0, total, bptt):
+        width = min(bptt, total - start)
+        yield streams[:, start:start + width], streams[:, start + 1:start + 1 + width]
+
+
+def count_lm_windows(streams: torch.Tensor, bptt: int) -> int:
+    return (streams.size(1) - 1 + bptt - 1) // bptt
