@@ -65,10 +65,13 @@ class WordTokenizer:
     kind: str = "word"
 
     def tokenize(self, text: str) -> list[str]:
+        return [token for token, _, _ in self.spans(text)]
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        """Tokens with their character offsets (start, end) in the NFC-normalised text (the input itself for
+        text that is already NFC, as nearly all text is)."""
         text = unicodedata.normalize("NFC", text)
-        if self.lower:
-            text = text.lower()
-        return _WORD_RE.findall(text)
+        return [(m.group().lower() if self.lower else m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
 
     def detokenize(self, tokens: Iterable[str]) -> str:
         out: list[str] = []

@@ -1,0 +1,535 @@
+"""A pipeline is a tokenizer, a vocabulary, labels and a model for one task; saved as one directory of plain files.
+
+This is the only module that knows the saved format::
+
+    config.json         format_version, textrnn version, task, every setting, and the sha256 of each file below
+    vocab.json          a JSON list of tokens, index = id
+    labels.json         classifier and tagger labels (an unknown label is an error, never <unk>)
+    chars.json          the tagger's character vocabulary (when it uses character features)
+    model.safetensors   weights only: loading never runs pickled code
+    spm.model           the sentencepiece model (sentencepiece tokenizers only)
+
+Each file is written atomically and ``config.json`` last, holding the checksums of the others, so a save that is
+killed half-way never leaves a mixture that loads: ``load`` checks every file against ``config.json``.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from textrnn import __version__
+from textrnn.config import from_dict, to_dict
+from textrnn.embeddings import EmbeddingConfig
+from textrnn.errors import ConfigError, PipelineError
+from textrnn.fileio import atomic_write_bytes, atomic_write_json, clean_temporaries
+from textrnn.models import MODELS
+from textrnn.tasks import task_module
+from textrnn.tokenize import CharTokenizer, SentencePieceTokenizer, WordTokenizer, tokenizer_from_config
+from textrnn.train import TrainConfig, fit, resolve_device
+from textrnn.vocab import EOS_ID, LabelVocab, Vocab
+
+FORMAT_VERSION = 1
+MODEL_OF_TASK = {"classify": "classifier", "tag": "tagger", "lm": "lm", "regress": "regressor"}
+PREDICT_MAX_TOKENS = 5000   # texts longer than this at prediction time keep their first 5,000 tokens (documented)
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+@dataclass
+class TokenizerConfig:
+    kind: str = "word"               # "word" | "char" | "sentencepiece"
+    lower: bool = False
+    vocab_size: int = 8000           # sentencepiece only
+    model_type: str = "unigram"      # sentencepiece only: "unigram" | "bpe"
+    character_coverage: float = 0.9995
+
+
+@dataclass
+class VocabConfig:
+    min_freq: int = 1
+    max_size: int | None = None      # counts the four special tokens
+
+
+@dataclass
+class EncodeConfig:
+    max_len: int | None = None       # tokens kept per text (classify); None keeps all
+    truncate: str = "head"           # which part of a long text to keep: "head" | "tail" | "head+tail"
+    strip_html: bool = False         # turn <br /> into spaces and decode &amp; and friends (IMDB)
+
+
+@dataclass
+class LMSettings:
+    bptt: int = 70                   # window width of truncated backpropagation through time
+    eos_per_example: bool = True     # each line ends with <eos>; False for one running text (tiny Shakespeare)
+    start: str = ""                  # the context a new text starts from: "" means <eos>; else a token ("\n")
+
+
+@dataclass
+class PipelineConfig:
+    task: str = "classify"
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+    lm: LMSettings = field(default_factory=LMSettings)
+    model: dict = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    char_features: bool = False      # tagger: build a character vocabulary for char features
+    word2vec_extra: list = field(default_factory=list)   # extra unlabelled texts for word2vec (not saved)
+    meta: dict = field(default_factory=dict)             # recipe name, corpus name, label names...
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _as_dict(value: Any, name: str) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"kind": value}
+    if isinstance(value, dict):
+        return dict(value)
+    if hasattr(value, "__dataclass_fields__"):
+        return to_dict(value)
+    raise ConfigError(f"{name}: expected a name or a table of settings, got {value!r}")
+
+
+class Pipeline:
+    """Tokenizer + vocabulary + labels + model for one task, with fit, evaluate, the task's inference, and save.
+
+    Build with ``Pipeline.for_task(task, corpus, ...)``, load with ``textrnn.load(run_dir)``.
+    """
+
+    def __init__(self, config: PipelineConfig, tokenizer=None, vocab: Vocab | None = None,
+                 labels: LabelVocab | None = None, char_vocab: Vocab | None = None, model=None):
+        self.config = config
+        self.tokenizer = tokenizer
+        self.vocab = vocab
+        self.labels = labels
+        self.char_vocab = char_vocab
+        self.model_config = from_dict(MODELS[MODEL_OF_TASK[config.task]][0], config.model, "model")
+        self.model = model if model is not None else self._build_model()
+        self.history = None
+        self.word2vec_report: dict | None = None
+
+    # ----- building -------------------------------------------------------------------------------------------
+    @classmethod
+    def for_task(cls, task: str, corpus=None, *, train: list | None = None, tokenizer: Any = "word",
+                 vocab: dict | None = None, embedding: Any = None, model: dict | None = None,
+                 encode: dict | None = None, lm: dict | None = None, train_config: dict | None = None,
+                 char_features: bool | None = None, word2vec_extra: Iterable[str] = (), meta: dict | None = None,
+                 quiet: bool = False) -> "Pipeline":
+        """A new, untrained pipeline whose tokenizer, vocabulary and labels are built from the train split.
+
+        ``tokenizer``: "word" | "char" | "sentencepiece" or a dict of TokenizerConfig; ``vocab``: VocabConfig
+        settings; ``embedding``: "learned" | "onehot" | "word2vec" or EmbeddingConfig settings; ``model``: the
+        task's model settings (ClassifierConfig, TaggerConfig, LMConfig); ``word2vec_extra``: more unlabelled texts
+        for word2vec (e.g. IMDB's unlabelled reviews).
+        """
+        task_module(task)
+        if task == "regress":
+            raise ConfigError("regress pipelines are built by the sequence drills (textrnn run multiply|sine|energy)")
+        examples = list(train if train is not None else corpus.train)
+        model_dict = dict(model or {})
+        if embedding is not None:
+            model_dict["embedding"] = {**_as_dict(model_dict.get("embedding"), "embedding"), **_as_dict(embedding, "embedding")}
+        config = from_dict(PipelineConfig, {
+            "task": task, "tokenizer": _as_dict(tokenizer, "tokenizer"), "vocab": vocab or {},
+            "encode": encode or {}, "lm": lm or {}, "model": model_dict, "train": train_config or {},
+            "char_features": bool(char_features) if char_features is not None else False,
+            "meta": meta or {},
+        })
+        config.word2vec_extra = list(word2vec_extra)
+        return cls._from_examples(config, examples, corpus, quiet)
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig, corpus, quiet: bool = False) -> "Pipeline":
+        return cls._from_examples(config, list(corpus.train), corpus, quiet)
+
+    @classmethod
+    def _from_examples(cls, config: PipelineConfig, examples: list, corpus, quiet: bool) -> "Pipeline":
+        from textrnn.errors import DataError
+
+        if not examples:
+            raise DataError("the train split is empty: nothing to build a vocabulary from")
+        tok = config.tokenizer
+        texts = [cls._clean_text(config, e.text or "") for e in examples if e.text is not None]
+        if tok.kind == "sentencepiece":
+            tokenizer = SentencePieceTokenizer.train(texts, vocab_size=tok.vocab_size, model_type=tok.model_type,
+                                                     character_coverage=tok.character_coverage)
+            vocab = tokenizer.vocab()
+        elif tok.kind in ("word", "char"):
+            tokenizer = (WordTokenizer if tok.kind == "word" else CharTokenizer)(lower=tok.lower)
+            vocab = None
+        else:
+            raise ConfigError(f"tokenizer.kind must be word, char or sentencepiece, got {tok.kind!r}")
+        probe = cls.__new__(cls)
+        probe.config, probe.tokenizer = config, tokenizer
+        token_lists = [probe.normalize_tokens(probe.example_tokens(e)) for e in examples]
+        if vocab is None:
+            vocab = Vocab.build(token_lists, min_freq=config.vocab.min_freq, max_size=config.vocab.max_size)
+        labels = char_vocab = None
+        if config.task == "classify":
+            declared = getattr(corpus, "labels", None) if corpus is not None else None
+            labels = LabelVocab.build((e.label for e in examples), order=declared)
+        elif config.task == "tag":
+            labels = LabelVocab.build(t for e in examples for t in (e.tags or []))
+            if config.char_features or from_dict(MODELS["tagger"][0], config.model, "model").char_dim > 0:
+                config.char_features = True
+                char_vocab = Vocab.build([list(w) for e in examples for w in probe.example_tokens(e)])
+                model = dict(config.model)
+                model["char_vocab_size"] = len(char_vocab)
+                config.model = model
+        pipe = cls(config, tokenizer, vocab, labels, char_vocab)
+        embedding = pipe.model_config.embedding
+        if embedding.kind == "word2vec":
+            pipe._init_word2vec(token_lists, quiet)
+        return pipe
+
+    def _build_model(self) -> torch.nn.Module:
+        model_class = MODELS[MODEL_OF_TASK[self.config.task]][1]
+        if self.config.task == "classify":
+            return model_class(self.model_config, len(self.vocab), len(self.labels))
+        if self.config.task == "tag":
+            return model_class(self.model_config, len(self.vocab), len(self.labels))
+        if self.config.task == "lm":
+            return model_class(self.model_config, len(self.vocab))
+        return model_class(self.model_config)
+
+    def _word_embedding(self) -> torch.nn.Embedding:
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.Embedding) and module.num_embeddings == len(self.vocab):
+                return module
+        raise ConfigError("word2vec needs a learned word embedding in the model")
+
+    def _init_word2vec(self, token_lists: list[list[str]], quiet: bool) -> None:
+        from textrnn.embeddings import align_vectors, word2vec_vectors
+
+        settings = self.model_config.embedding
+        extra = [self.normalize_tokens(self.tokenizer.tokenize(self._clean_text(self.config, t)))
+                 for t in self.config.word2vec_extra]
+        if not quiet:
+            print(f"word2vec: training {settings.dim}-d vectors on {len(token_lists) + len(extra):,} texts",
+                  file=sys.stderr)
+        vectors = word2vec_vectors(token_lists, settings, extra_token_lists=extra or None, seed=self.config.train.seed)
+        matrix, report = align_vectors(self.vocab, vectors, settings.dim, seed=self.config.train.seed)
+        with torch.no_grad():
+            self._word_embedding().weight.copy_(matrix)
+        self.word2vec_report = report
+        if not quiet:
+            print(f"word2vec coverage: {report.get('vocab_coverage', 0):.1%} of the vocabulary, "
+                  f"{report.get('token_coverage', 0):.1%} of tokens", file=sys.stderr)
+
+    # ----- text -> ids ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _clean_text(config: PipelineConfig, text: str) -> str:
+        if config.encode.strip_html:
+            text = html.unescape(_HTML_BREAK.sub(" ", text))
+        return text
+
+    def example_tokens(self, example) -> list[str]:
+        if example.tokens is not None:
+            return list(example.tokens)
+        return self.tokenizer.tokenize(self._clean_text(self.config, example.text or ""))
+
+    def normalize_tokens(self, tokens: list[str]) -> list[str]:
+        """Tagger word ids follow the tokenizer's ``lower`` even for pre-tokenized (CoNLL) words, while the
+        characters and casing features keep the words as written."""
+        if self.config.task == "tag" and self.config.tokenizer.lower:
+            return [t.lower() for t in tokens]
+        return tokens
+
+    def text_ids(self, text: str) -> list[int]:
+        return self.vocab.encode(self.tokenizer.tokenize(self._clean_text(self.config, text or "")))
+
+    def start_id(self) -> int:
+        start = self.config.lm.start
+        return self.vocab.stoi.get(start, EOS_ID) if start else EOS_ID
+
+    # ----- training and evaluation -----------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> "Pipeline":
+        self.model.to(resolve_device(device) if isinstance(device, str) else device)
+        return self
+
+    def encode(self, examples, with_labels: bool = True, where: str = ""):
+        return task_module(self.config.task).encode(self, list(examples), with_labels=with_labels, where=where)
+
+    def fit(self, train=None, valid=None, *, corpus=None, run_dir: str | Path | None = None, resume: bool = False,
+            quiet: bool = False, **train_settings) -> Any:
+        """Train on ``train`` examples (or ``corpus.train``), validating on ``valid`` (or ``corpus.valid``).
+
+        ``train_settings`` override TrainConfig fields (``epochs=3``, ``lr=1e-3``...). Returns the History.
+        """
+        if train_settings:
+            self.config.train = from_dict(TrainConfig, {**to_dict(self.config.train), **train_settings}, "train")
+        if train is None:
+            train = corpus.train
+        if valid is None:
+            valid = corpus.valid if corpus is not None else train
+        settings = self.config.train
+        self.to(settings.device)
+        module = task_module(self.config.task)
+        train_encoded = self.encode(train, where="train")
+        valid_encoded = self.encode(valid, where="valid")
+        loop = module.loop(self, train_encoded, valid_encoded, settings)
+        self.history = fit(self.model, loop, settings, run_dir=run_dir, resume=resume, quiet=quiet)
+        return self.history
+
+    def evaluate(self, examples, where: str = "") -> dict:
+        """The task's metrics (DESIGN.md's JSON names) on labelled examples."""
+        examples = list(examples)
+        if not examples:
+            from textrnn.errors import DataError
+
+            raise DataError(f"{where or 'evaluation data'}: no examples to evaluate")
+        return task_module(self.config.task).evaluate(self, self.encode(examples, where=where))
+
+    # ----- inference ---------------------------------------------------------------------------------------------
+    def _require(self, task: str, command: str) -> None:
+        if self.config.task != task:
+            raise PipelineError(f"'{command}' needs a {task} pipeline, but this one is a {self.config.task} "
+                                f"pipeline; use: " + {"classify": "predict", "tag": "tag", "lm": "generate, score or complete",
+                                                      "regress": "evaluate"}[self.config.task])
+
+    def predict(self, texts: Iterable[str], top: int = 1, batch_size: int = 256) -> list[dict]:
+        """Labels with probabilities: ``[{"text", "label", "probability", "top": [{"label", "probability"}]}]``."""
+        from textrnn.corpus import Example
+        from textrnn.tasks import classify
+
+        self._require("classify", "predict")
+        texts = list(texts)
+        encoded = classify.encode(self, [Example(text=t) for t in texts], with_labels=False)
+        encoded.ids = [ids[:PREDICT_MAX_TOKENS] for ids in encoded.ids]
+        probs = classify.probabilities(self, encoded, batch_size=batch_size)
+        results = []
+        for text, row in zip(texts, probs):
+            order = row.argsort()[::-1][: max(1, top)]
+            ranked = [{"label": self.labels.itos[i], "probability": float(row[i])} for i in order]
+            results.append({"text": text, "label": ranked[0]["label"], "probability": ranked[0]["probability"],
+                            "top": ranked})
+        return results
+
+    def tag(self, texts: Iterable[str]) -> list[dict]:
+        """Tokens, tags and entity spans with character offsets for plain texts."""
+        from textrnn.corpus import Example
+        from textrnn.tasks import tag
+
+        self._require("tag", "tag")
+        texts = list(texts)
+        if isinstance(self.tokenizer, WordTokenizer):
+            spans = [[(t, s, e) for t, s, e in self.tokenizer.spans(text)][:PREDICT_MAX_TOKENS] for text in texts]
+        else:
+            spans = []
+            for text in texts:
+                pieces, at = [], 0
+                for token in self.tokenizer.tokenize(text)[:PREDICT_MAX_TOKENS]:
+                    start = text.find(token, at) if token.strip() else at
+                    start = at if start < 0 else start
+                    pieces.append((token, start, start + len(token)))
+                    at = start + len(token)
+                spans.append(pieces)
+        examples = [Example(tokens=[t for t, _, _ in s]) for s in spans]
+        encoded = tag.encode(self, examples, with_labels=False)
+        paths, _ = tag.decode(self, encoded)
+        results = []
+        for text, s, path in zip(texts, spans, paths):
+            tags = self.labels.decode(path)
+            results.append({"tokens": [t for t, _, _ in s], "tags": tags, "entities": entities(text, s, tags)})
+        return results
+
+    def generate(self, prompt: str = "", max_tokens: int = 100, temperature: float = 1.0, top_k: int = 0,
+                 top_p: float = 1.0, beam: int = 1, seed: int | None = None) -> str:
+        """The continuation of ``prompt`` (not including it)."""
+        from textrnn.generate import GenerationConfig, generate
+
+        self._require("lm", "generate")
+        settings = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                                    beam=beam, seed=seed, stop_at_eos=self.config.lm.eos_per_example)
+        return generate(self.model, self.tokenizer, self.vocab, prompt, settings, start_id=self.start_id())
+
+    def score(self, sentences: Iterable[str]) -> list[dict]:
+        """Log-probability, perplexity, per-token log-probabilities and unknown tokens, in the input order."""
+        from textrnn.generate import score
+
+        self._require("lm", "score")
+        return score(self.model, self.tokenizer, self.vocab, list(sentences), start_id=self.start_id(),
+                     add_eos=self.config.lm.eos_per_example)
+
+    def complete(self, text: str, candidates: list[str] | None = None, top: int = 3) -> dict:
+        """Fill the one blank (``___``) in ``text``: rank ``candidates`` or propose the ``top`` fills."""
+        from textrnn.generate import complete
+
+        self._require("lm", "complete")
+        return complete(self.model, self.tokenizer, self.vocab, text, candidates=candidates, top=top,
+                        start_id=self.start_id())
+
+    # ----- saving and loading --------------------------------------------------------------------------------------
+    def save(self, run_dir: str | Path, metrics: dict | None = None) -> Path:
+        """Write the pipeline files into ``run_dir`` atomically, ``config.json`` (with checksums) last."""
+        from safetensors.torch import save_model
+
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        clean_temporaries(run_dir)
+        files: list[str] = ["model.safetensors"]
+        if self.vocab is not None:
+            self.vocab.save(run_dir / "vocab.json")
+            files.append("vocab.json")
+        if self.labels is not None:
+            self.labels.save(run_dir / "labels.json")
+            files.append("labels.json")
+        if self.char_vocab is not None:
+            self.char_vocab.save(run_dir / "chars.json")
+            files.append("chars.json")
+        if isinstance(self.tokenizer, SentencePieceTokenizer):
+            self.tokenizer.save_model(run_dir / "spm.model")
+            files.append("spm.model")
+        model = self.model.module if hasattr(self.model, "module") else self.model
+        from textrnn.fileio import atomic_write
+
+        atomic_write(run_dir / "model.safetensors", lambda tmp: save_model(model, str(tmp)))
+        config = to_dict(self.config)
+        config.pop("word2vec_extra", None)
+        document = {
+            "format_version": FORMAT_VERSION, "textrnn_version": __version__,
+            "tokenizer_config": self.tokenizer.config() if self.tokenizer is not None else None,
+            "vocab_size": len(self.vocab) if self.vocab is not None else None,
+            "files": {name: _sha256(run_dir / name) for name in files},
+            **config,
+        }
+        if metrics is not None:
+            atomic_write_json(run_dir / "metrics.json", metrics)
+        atomic_write_json(run_dir / "config.json", document)
+        return run_dir
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> "Pipeline":
+        """Load a saved pipeline, checking every file; never runs code from the files."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise PipelineError(f"{run_dir}: no such run directory; train one with 'textrnn run RECIPE --out {run_dir}'")
+        path = run_dir / "config.json"
+        if not path.exists():
+            raise PipelineError(f"{path}: missing; {run_dir} is not a saved textrnn pipeline (or its save never finished)")
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise PipelineError(f"{path}: not valid JSON ({error}); the file is corrupted") from None
+        if not isinstance(document, dict):
+            raise PipelineError(f"{path}: must hold a JSON object")
+        version = document.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise PipelineError(f"{path}: format_version {version!r} is not supported (this textrnn reads "
+                                f"{FORMAT_VERSION}); retrain or use the textrnn version that saved it "
+                                f"({document.get('textrnn_version', 'unknown')})")
+        document.pop("textrnn_version", None)
+        tokenizer_config = document.pop("tokenizer_config", None)
+        vocab_size = document.pop("vocab_size", None)
+        files = document.pop("files", None)
+        if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+            raise PipelineError(f"{path}: 'files' must map file names to sha256 checksums")
+        for name, digest in files.items():
+            if "/" in name or "\\" in name or name.startswith("."):
+                raise PipelineError(f"{path}: file name {name!r} is not allowed")
+            file_path = run_dir / name
+            if not file_path.exists():
+                raise PipelineError(f"{file_path}: missing; copy the whole run directory or save the pipeline again")
+            if _sha256(file_path) != digest:
+                raise PipelineError(f"{file_path}: does not match the checksum in config.json (corrupted, or "
+                                    "replaced after saving); save the pipeline again")
+        try:
+            config = from_dict(PipelineConfig, document, "config")
+        except ConfigError as error:
+            raise PipelineError(f"{path}: {error}") from None
+        if config.task not in MODEL_OF_TASK:
+            raise PipelineError(f"{path}: unknown task {config.task!r}")
+        vocab = Vocab.load(run_dir / "vocab.json") if "vocab.json" in files else None
+        labels = LabelVocab.load(run_dir / "labels.json") if "labels.json" in files else None
+        char_vocab = Vocab.load(run_dir / "chars.json") if "chars.json" in files else None
+        if vocab is not None and vocab_size != len(vocab):
+            raise PipelineError(f"{run_dir / 'vocab.json'}: holds {len(vocab)} tokens but config.json says {vocab_size}")
+        if config.task in ("classify", "tag", "lm") and vocab is None:
+            raise PipelineError(f"{run_dir}: a {config.task} pipeline needs vocab.json")
+        if config.task in ("classify", "tag") and labels is None:
+            raise PipelineError(f"{run_dir}: a {config.task} pipeline needs labels.json")
+        tokenizer = tokenizer_from_config(tokenizer_config, run_dir) if tokenizer_config is not None else None
+        try:
+            pipe = cls(config, tokenizer, vocab, labels, char_vocab)
+        except (ConfigError, TypeError, ValueError) as error:
+            raise PipelineError(f"{path}: the model settings do not build a model ({error})") from None
+        try:
+            weights = load_file(str(run_dir / "model.safetensors"))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise PipelineError(f"{run_dir / 'model.safetensors'}: not a readable safetensors file ({error})") from None
+        _load_weights(pipe.model, weights, run_dir / "model.safetensors", vocab)
+        pipe.model.eval()
+        return pipe.to(device)
+
+
+def _load_weights(model: torch.nn.Module, weights: dict, path: Path, vocab: Vocab | None) -> None:
+    """Copy weights into the model, naming any missing, unexpected or wrongly shaped tensor."""
+    expected = model.state_dict()
+    # Tied weights are stored once (safetensors drops the duplicate name); copy them to every alias.
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        if name not in weights:
+            for other, other_tensor in model.state_dict(keep_vars=True).items():
+                if other in weights and other_tensor is tensor:
+                    weights[name] = weights[other]
+                    break
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise PipelineError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]}); "
+                            "the file belongs to another model or is corrupted")
+    for name, tensor in expected.items():
+        if tuple(weights[name].shape) != tuple(tensor.shape):
+            hint = ""
+            if vocab is not None and tensor.dim() >= 1 and tensor.shape[0] == len(vocab):
+                hint = f": the vocabulary has {len(vocab)} tokens but the weights expect {weights[name].shape[0]}"
+            raise PipelineError(f"{path}: tensor {name!r} has shape {tuple(weights[name].shape)}, the model needs "
+                                f"{tuple(tensor.shape)}{hint}")
+    model.load_state_dict(weights, strict=True)
+
+
+def entities(text: str, spans: list[tuple[str, int, int]], tags: list[str]) -> list[dict]:
+    """Entity spans from IOB2 tags: ``[{"text", "type", "start", "end"}]`` with character offsets into ``text``."""
+    found, current = [], None
+    for (token, start, end), tag in zip(spans, tags):
+        if tag.startswith("B-") or (tag.startswith("I-") and (current is None or current["type"] != tag[2:])):
+            if current:
+                found.append(current)
+            current = {"type": tag[2:], "start": start, "end": end}
+        elif tag.startswith("I-") and current is not None:
+            current["end"] = end
+        else:
+            if current:
+                found.append(current)
+            current = None
+    if current:
+        found.append(current)
+    for entity in found:
+        entity["text"] = text[entity["start"]:entity["end"]]
+    return [{"text": e["text"], "type": e["type"], "start": e["start"], "end": e["end"]} for e in found]
+
+
+def load(run_dir: str | Path, device: str = "cpu") -> Pipeline:
+    """Load a saved pipeline (``textrnn.load("runs/reuters")``)."""
+    return Pipeline.load(run_dir, device=device)

@@ -1,0 +1,225 @@
+"""Recipes: small declarative TOML presets (``recipes/NAME.toml``) that name a corpus, a task and settings.
+
+A recipe's ``runner`` says which code runs it: ``text`` (any classify/tag/lm recipe on a corpus) or one of the
+course drills and demos (``hello``, ``multiply``, ``sine``, ``energy``, ``complete``). ``--quick`` applies the
+recipe's own ``quick`` overrides (a seconds-long form for tests), then ``-s key=value`` overrides apply.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textrnn.config import apply_overrides, from_dict
+from textrnn.errors import ConfigError
+
+RUNNERS = {
+    "text": "textrnn.recipes:run_text",
+    "hello": "textrnn.drills.hello:run",
+    "multiply": "textrnn.drills.multiply:run",
+    "sine": "textrnn.drills.sine:run",
+    "energy": "textrnn.drills.energy:run",
+    "complete": "textrnn.demo:run",
+}
+
+
+def recipes_dir() -> Path:
+    """The shipped recipes: ``textrnn/_recipes`` in an installed wheel, ``recipes/`` in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_recipes", here.parent / "recipes"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError("the recipes folder is missing from this installation; reinstall textrnn")
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in recipes_dir().glob("*.toml"))
+
+
+@dataclass
+class DataSettings:
+    corpus: str = ""
+    path: str | None = None            # an explicit train file instead of the corpus card's
+    valid_path: str | None = None      # with ``path``: a validation file (else a seeded slice of train)
+    text_field: str = "text"
+    label_field: str = "label"
+    limit: int | None = None           # use only the first N train examples (quick runs)
+    valid_limit: int | None = None
+    valid_fraction: float | None = None
+    extra: str = ""                    # extra unlabelled text for word2vec: "unsup" (IMDB's 50k reviews)
+    extra_limit: int | None = None
+
+
+@dataclass
+class Recipe:
+    name: str = ""
+    description: str = ""
+    runner: str = "text"
+    task: str = "classify"
+    data: DataSettings = field(default_factory=DataSettings)
+    tokenizer: dict = field(default_factory=dict)
+    vocab: dict = field(default_factory=dict)
+    encode: dict = field(default_factory=dict)
+    lm: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    drill: dict = field(default_factory=dict)     # settings of a drill or demo runner
+    quick: list = field(default_factory=list)     # overrides applied by --quick
+    char_features: bool = False
+    samples: list = field(default_factory=list)   # prompts or texts shown after training
+
+
+def read_recipe(name_or_path: str) -> tuple[dict, Path]:
+    """The raw recipe table, from a shipped name or a path to a TOML file."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" and path.exists()):
+        path = recipes_dir() / f"{name_or_path}.toml"
+        if not path.exists():
+            names = recipe_names()
+            close = difflib.get_close_matches(name_or_path, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown recipe {name_or_path!r}.{hint} Known recipes: {', '.join(names)}; "
+                              "or give a path to a .toml recipe file")
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f), path
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+
+
+def load_recipe(name_or_path: str, overrides: list[str] = (), quick: bool = False) -> Recipe:
+    raw, path = read_recipe(name_or_path)
+    raw.setdefault("name", path.stem)
+    if quick:
+        raw = apply_overrides(raw, list(raw.get("quick", [])))
+    raw = apply_overrides(raw, list(overrides))
+    recipe = from_dict(Recipe, raw)
+    if recipe.runner not in RUNNERS:
+        raise ConfigError(f"{path}: runner must be one of {', '.join(RUNNERS)}, got {recipe.runner!r}")
+    return recipe
+
+
+def run_recipe(name_or_path: str, overrides: list[str] = (), quick: bool = False, out: str | None = None,
+               data_dir: str | None = None, device: str | None = None, resume: bool = False,
+               quiet: bool = False) -> dict:
+    """Run a recipe end to end and return its metrics (also written to ``OUT/metrics.json``)."""
+    recipe = load_recipe(name_or_path, overrides, quick)
+    if device is not None:
+        recipe.train["device"] = device
+    out_dir = Path(out or f"runs/{recipe.name}{'-quick' if quick else ''}")
+    module_name, _, function = RUNNERS[recipe.runner].partition(":")
+    runner = getattr(importlib.import_module(module_name), function)
+    return runner(recipe, out_dir=out_dir, data_dir=data_dir, resume=resume, quiet=quiet)
+
+
+def base_metrics(recipe: Recipe, history, device: str) -> dict:
+    from textrnn import __version__
+
+    epochs = len(history.epochs) if history is not None else 0
+    seconds = history.seconds if history is not None else 0.0
+    train_seconds = sum(e["seconds"] for e in history.epochs) if history is not None else 0.0
+    return {"recipe": recipe.name, "task": recipe.task, "epochs": epochs, "seconds": round(seconds, 2),
+            "seconds_per_epoch": round(train_seconds / max(1, epochs), 3), "device": device,
+            "textrnn_version": __version__}
+
+
+def _log(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, file=sys.stderr)
+
+
+def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False,
+             quiet: bool = False) -> dict:
+    """Steps: data, tokens + vocabulary, model, training, evaluation, plots, save."""
+    from textrnn.corpus import Corpus, load_corpus, load_unlabelled
+    from textrnn.pipeline import Pipeline
+    from textrnn.plots import plot_confusion, plot_curves
+    from textrnn.train import resolve_device
+
+    began = time.perf_counter()
+    # 1. data
+    data = recipe.data
+    if data.path:
+        corpus = Corpus.from_files(train=data.path, valid=data.valid_path, text_field=data.text_field,
+                                   label_field=data.label_field, task=recipe.task)
+    else:
+        corpus = load_corpus(data.corpus, data_dir=data_dir, valid_fraction=data.valid_fraction)
+    if data.limit:
+        corpus.train = corpus.train[: data.limit]
+    if data.valid_limit:
+        corpus.valid = corpus.valid[: data.valid_limit]
+    extra = []
+    if data.extra:
+        extra = load_unlabelled(data.corpus, data_dir=data_dir, split=data.extra)[: data.extra_limit]
+    _log(quiet, f"{recipe.name}: {len(corpus.train):,} train / {len(corpus.valid):,} valid examples"
+                + (" (valid carved from train)" if corpus.valid_is_carved else ""))
+    # 2-3. tokens, vocabulary, model
+    pipe = Pipeline.for_task(recipe.task, corpus, tokenizer=recipe.tokenizer, vocab=recipe.vocab,
+                             model=recipe.model, encode=recipe.encode, lm=recipe.lm, train_config=recipe.train,
+                             char_features=recipe.char_features, word2vec_extra=extra,
+                             meta={"recipe": recipe.name, "corpus": data.corpus}, quiet=quiet)
+    _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
+    # 4. training
+    history = pipe.fit(corpus.train, corpus.valid, run_dir=out_dir, resume=resume, quiet=quiet)
+    # 5. evaluation
+    metrics = base_metrics(recipe, history, str(pipe.device))
+    metrics["valid"] = pipe.evaluate(corpus.valid, where="valid")
+    metrics["valid_is_carved"] = bool(corpus.valid_is_carved)
+    if corpus.test:
+        metrics["test"] = pipe.evaluate(corpus.test, where="test")
+    if recipe.task == "classify" and any("clean" in e.meta for e in corpus.valid):
+        clean = [e for e in corpus.valid if e.meta.get("clean")]
+        if clean:
+            metrics["valid_clean"] = {k: v for k, v in pipe.evaluate(clean).items() if k != "per_class"}
+    if pipe.word2vec_report is not None:
+        metrics["word2vec"] = pipe.word2vec_report
+        _show_neighbours(pipe, recipe, quiet)
+    metrics["sizes"] = {"train": len(corpus.train), "valid": len(corpus.valid), "vocab": len(pipe.vocab)}
+    metrics["wall_seconds"] = round(time.perf_counter() - began, 1)
+    # 6. plots and samples
+    plot_curves(history.epochs, out_dir / "curves.png")
+    if recipe.task == "classify":
+        from textrnn.tasks import classify
+
+        encoded = pipe.encode(corpus.valid)
+        predicted = classify.probabilities(pipe, encoded).argmax(axis=1)
+        from textrnn.metrics import confusion_matrix
+
+        matrix = confusion_matrix(encoded.labels, predicted, len(pipe.labels))
+        plot_confusion(matrix, pipe.labels.itos, out_dir / "confusion.png")
+    if recipe.task == "lm":
+        samples = [{"prompt": p, "text": pipe.generate(p, max_tokens=200 if recipe.tokenizer.get("kind") == "char" else 40,
+                                                        temperature=0.8, seed=0)} for p in (recipe.samples or [""])]
+        metrics["samples"] = samples
+        from textrnn.fileio import atomic_write
+
+        text = "\n\n".join(f"[{s['prompt']}]{s['text']}" for s in samples)
+        atomic_write(out_dir / "samples.txt", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+        for sample in samples:
+            _log(quiet, f"--- sample ({sample['prompt']!r}):\n{sample['prompt']}{sample['text']}")
+    # 7. save
+    pipe.save(out_dir, metrics)
+    _log(quiet, f"saved to {out_dir}")
+    return metrics
+
+
+def _show_neighbours(pipe, recipe: Recipe, quiet: bool) -> None:
+    from textrnn.embeddings import nearest_neighbours
+
+    words = [w for w in recipe.drill.get("neighbours", ["good", "bad", "oil", "bank"]) if w in pipe.vocab][:4]
+    if not words or quiet:
+        return
+    table = nearest_neighbours(pipe._word_embedding().weight.detach().cpu(), pipe.vocab, words, k=5)
+    for word, neighbours in table.items():
+        print(f"  {word}: " + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours), file=sys.stderr)
+
+
+def describe(name: str) -> dict[str, Any]:
+    raw, _ = read_recipe(name)
+    return {"name": name, "task": raw.get("task", ""), "runner": raw.get("runner", "text"),
+            "corpus": raw.get("data", {}).get("corpus", ""), "description": raw.get("description", "")}

@@ -1,0 +1,80 @@
+"""Many-to-one: a text -> one label (Reuters topics, IMDB sentiment, anyone's labelled texts)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from textrnn.encode import Batch, bucket_batches, pad
+from textrnn.train import TaskLoop, TrainConfig
+
+
+@dataclass
+class Encoded:
+    ids: list[list[int]]
+    labels: np.ndarray | None     # None at prediction time
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded:
+    from textrnn.encode import truncate
+
+    settings = pipe.config.encode
+    ids = [truncate(pipe.text_ids(example.text), settings.max_len, settings.truncate) for example in examples]
+    labels = None
+    if with_labels:
+        labels = np.asarray(pipe.labels.encode([e.label for e in examples], where=where), dtype=np.int64)
+    return Encoded(ids, labels)
+
+
+def make_batch(encoded: Encoded, index: list[int]) -> Batch:
+    ids, lengths = pad([encoded.ids[i] for i in index])
+    targets = torch.from_numpy(encoded.labels[index]) if encoded.labels is not None else None
+    return Batch(ids=ids, lengths=lengths, targets=targets, index=list(index))
+
+
+def batches(encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> list[Batch]:
+    lengths = [len(s) for s in encoded.ids]
+    return [make_batch(encoded, index) for index in bucket_batches(lengths, batch_size, shuffle, seed)]
+
+
+def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig) -> TaskLoop:
+    def step(model, batch, carry):
+        _, loss = model(batch.ids, batch.lengths, batch.targets)
+        return loss, None
+
+    return TaskLoop(
+        batches=lambda epoch: batches(train, config.batch_size, True, config.seed * 1000 + epoch),
+        step=step,
+        evaluate=lambda model: evaluate(pipe, valid, model=model),
+    )
+
+
+@torch.inference_mode()
+def probabilities(pipe, encoded: Encoded, batch_size: int = 256, model=None) -> np.ndarray:
+    """(N, C) class probabilities in the examples' order."""
+    model = model or pipe.model
+    was_training = model.training
+    model.eval()
+    out = np.zeros((len(encoded), len(pipe.labels)), dtype=np.float32)
+    device = next(model.parameters()).device
+    for batch in batches(encoded, batch_size, shuffle=False):
+        batch = batch.to(device)
+        logits, _ = model(batch.ids, batch.lengths)
+        out[batch.index] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def evaluate(pipe, encoded: Encoded, model=None) -> dict:
+    from textrnn.metrics import classification_report
+
+    probs = probabilities(pipe, encoded, model=model)
+    predicted = probs.argmax(axis=1)
+    picked = probs[np.arange(len(predicted)), encoded.labels]
+    loss = float(-np.log(np.clip(picked, 1e-12, None)).mean()) if len(picked) else float("nan")
+    report = classification_report(encoded.labels, predicted, pipe.labels.itos)
+    return {"task": "classify", "n": len(encoded), "loss": loss, **report}

@@ -1,0 +1,371 @@
+"""One training loop for every task.
+
+A task supplies three plain functions (``TaskLoop``): the batches of an epoch, the loss of one batch, and the
+validation metrics. The loop adds what every run needs: device and mixed precision, Adam/AdamW with gradient
+clipping and a learning-rate schedule, early stopping that restores the best weights, an atomic checkpoint every
+epoch (and on Ctrl-C) that ``resume=True`` continues to the same result, a stop on a non-finite loss, seeds,
+a progress bar, and ``history.json``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from textrnn.encode import Batch
+from textrnn.errors import ConfigError, TrainingError
+from textrnn.fileio import atomic_write, atomic_write_json, clean_temporaries
+
+CHECKPOINT = "checkpoint.pt"
+LOWER_IS_BETTER = {"loss", "perplexity", "mse", "mae", "mape", "bits_per_char"}
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"          # "adam" | "adamw" | "sgd"
+    weight_decay: float = 0.0
+    clip_norm: float = 1.0           # gradient clipping is on by default: recurrent nets need it (0 turns it off)
+    schedule: str = "none"           # "none" | "cosine" | "plateau" | "onecycle" | "linear"
+    warmup_steps: int = 0
+    early_stopping: int = 0          # patience in epochs; 0 keeps every epoch
+    monitor: str = "loss"            # the validation metric that picks the best epoch
+    restore_best: bool = True
+    seed: int = 0
+    device: str = "auto"             # "auto" (CUDA, then MPS, then CPU) | "cpu" | "cuda" | "cuda:1" | "mps"
+    amp: bool = True                 # mixed precision on CUDA only (bf16 where supported, else fp16 + scaling)
+    threads: int = 0                 # CPU threads for torch; 0 = all cores
+    max_minutes: float = 0.0         # a time budget: stop after the epoch that crosses it; 0 = none
+    checkpoint: bool = True
+
+
+@dataclass
+class TaskLoop:
+    """What the loop needs from a task.
+
+    ``batches(epoch)`` -> the list of training batches of that epoch (deterministic for a seed and epoch);
+    ``step(model, batch, carry)`` -> (loss tensor, carry) where ``carry`` is state kept across batches (an LM's
+    recurrent state) or None; ``evaluate(model)`` -> validation metrics with at least ``loss``.
+    """
+
+    batches: Callable[[int], list[Batch]]
+    step: Callable[[torch.nn.Module, Batch, Any], tuple[torch.Tensor, Any]]
+    evaluate: Callable[[torch.nn.Module], dict]
+    on_epoch_end: list[Callable[[int, dict], None]] = field(default_factory=list)
+    stop_when: Callable[[dict], bool] | None = None   # a goal on the validation metrics that ends training early
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; a named device that is not there is a ConfigError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is available here; use --device cpu or auto")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("--device mps was asked for but MPS is not available here; use --device cpu or auto")
+    return device
+
+
+def set_seed(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def set_threads(threads: int) -> None:
+    torch.set_num_threads(threads if threads > 0 else max(1, os.cpu_count() or 1))
+
+
+def better(metric: str, new: float, old: float | None) -> bool:
+    if old is None:
+        return True
+    return new < old if metric in LOWER_IS_BETTER else new > old
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=0.9)
+    raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {config.optimizer!r}")
+
+
+def make_schedule(optimizer, config: TrainConfig, steps_per_epoch: int):
+    """A per-step schedule (cosine, linear, onecycle, with optional warmup) or per-epoch plateau; None for none."""
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = config.warmup_steps
+    if config.schedule == "none" and not warmup:
+        return None
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min" if config.monitor in LOWER_IS_BETTER else "max", factor=0.5, patience=1)
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total)
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        if config.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        if config.schedule == "linear":
+            return 1.0 - progress
+        if config.schedule == "none":
+            return 1.0
+        raise ConfigError(f"train.schedule must be none, cosine, linear, onecycle or plateau, got {config.schedule!r}")
+
+    factor(0)  # validates the name now rather than mid-training
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@dataclass
+class History:
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best: float | None = None
+    seconds: float = 0.0
+    stopped: str = "completed"
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch, "best": self.best,
+                "seconds": self.seconds, "stopped": self.stopped}
+
+
+class _StopFlag:
+    """Turns the first Ctrl-C into a request to stop after the current step (a second one interrupts at once)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading_main():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _distributed() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _progress(total: int, epoch: int, epochs: int, quiet: bool):
+    """A rich progress bar on a terminal; None (epoch lines on stderr instead) when quiet or not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=True)
+    progress.start()
+    progress.add_task("train", total=total, info="")
+    return progress
+
+
+def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: str | Path | None = None,
+        resume: bool = False, quiet: bool = False) -> History:
+    """Train ``model`` in place and return its History; the best (or last) weights are in ``model`` at the end.
+
+    With ``run_dir`` a checkpoint is written there atomically after every epoch and on Ctrl-C, with
+    ``history.json``; ``resume=True`` continues from it. Raises TrainingError on a non-finite loss or when memory
+    runs out (the last good checkpoint stays), KeyboardInterrupt after saving on Ctrl-C.
+    """
+    device = next(model.parameters()).device
+    rank, world = _distributed()
+    writes = run_dir is not None and config.checkpoint and rank == 0
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None and rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        clean_temporaries(run_dir)
+    set_seed(config.seed)
+    steps_per_epoch = max(1, len(loop.batches(0)) // world)
+    optimizer = make_optimizer(model, config)
+    schedule = make_schedule(optimizer, config, steps_per_epoch)
+    amp_dtype = None
+    if config.amp and device.type == "cuda":
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    history, best_state = History(), None
+    start_epoch, start_step, carry = 0, 0, None
+    if resume and run_dir is not None and (run_dir / CHECKPOINT).exists():
+        state = load_checkpoint(run_dir / CHECKPOINT)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if schedule is not None and state.get("schedule"):
+            schedule.load_state_dict(state["schedule"])
+        history = History(**state["history"])
+        best_state = state.get("best_model")
+        start_epoch, start_step = state["epoch"], state["step"]
+        carry = state.get("carry")
+        torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if not quiet:
+            print(f"resuming from {run_dir / CHECKPOINT}: epoch {start_epoch + 1}, step {start_step}", file=sys.stderr)
+    elif resume and not quiet:
+        print("no checkpoint to resume from; starting a new run", file=sys.stderr)
+
+    def save(epoch: int, step: int, carry_now) -> None:
+        if not writes:
+            return
+        state = {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict() if schedule is not None else None,
+            "history": history.to_dict(), "best_model": best_state, "epoch": epoch, "step": step,
+            "carry": carry_now, "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
+        atomic_write(run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+        atomic_write_json(run_dir / "history.json", history.to_dict())
+
+    began = time.perf_counter() - history.seconds
+    patience_left = config.early_stopping
+    with _StopFlag() as stop:
+        for epoch in range(start_epoch, config.epochs):
+            model.train()
+            batches = loop.batches(epoch)[rank::world] if world > 1 else loop.batches(epoch)
+            if world > 1:
+                batches = batches[: steps_per_epoch]
+            epoch_began, tokens, loss_sum, loss_count = time.perf_counter(), 0, 0.0, 0
+            progress = _progress(len(batches), epoch + 1, config.epochs, quiet)
+            first = start_step if epoch == start_epoch else 0
+            if first == 0 and epoch != start_epoch:
+                carry = None
+            for step in range(first, len(batches)):
+                batch = batches[step].to(device)
+                try:
+                    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                        loss, carry = loop.step(model, batch, carry)
+                except torch.OutOfMemoryError:
+                    raise TrainingError(f"out of memory at epoch {epoch + 1}, step {step + 1} with batch size "
+                                        f"{config.batch_size}; try -s train.batch_size={max(1, config.batch_size // 2)}") from None
+                if not torch.isfinite(loss):
+                    if progress is not None:
+                        progress.stop()
+                    raise TrainingError(
+                        f"the loss became {float(loss)} at epoch {epoch + 1}, step {step + 1}: training diverged. "
+                        f"Lower the learning rate (now {config.lr:g}; try -s train.lr={config.lr / 10:g}) or clip "
+                        f"gradients harder (-s train.clip_norm=0.5). The last good checkpoint was kept.")
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if config.clip_norm > 0:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                if schedule is not None and not isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    schedule.step()
+                loss_sum += float(loss.detach())
+                loss_count += 1
+                tokens += batch.num_tokens()
+                if progress is not None:
+                    rate = tokens / max(1e-9, time.perf_counter() - epoch_began)
+                    progress.update(0, advance=1, info=f"loss {loss_sum / loss_count:.4f}  {rate:,.0f} tok/s")
+                if stop.requested:
+                    if progress is not None:
+                        progress.stop()
+                    history.seconds = time.perf_counter() - began
+                    save(epoch, step + 1, carry)
+                    where = f" in {run_dir / CHECKPOINT}" if writes else ""
+                    raise KeyboardInterrupt(f"interrupted at epoch {epoch + 1}, step {step + 1}; checkpoint saved{where}")
+            if progress is not None:
+                progress.stop()
+            train_seconds = time.perf_counter() - epoch_began
+            if world > 1:
+                totals = torch.tensor([loss_sum, loss_count], dtype=torch.float64)
+                torch.distributed.all_reduce(totals)
+                loss_sum, loss_count = float(totals[0]), int(totals[1])
+            metrics = loop.evaluate(model)
+            row = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, loss_count),
+                   **{f"valid_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
+                   "seconds": train_seconds, "tokens_per_second": tokens * world / max(1e-9, train_seconds),
+                   "lr": optimizer.param_groups[0]["lr"]}
+            history.epochs.append(row)
+            if config.monitor not in metrics:
+                raise ConfigError(f"train.monitor={config.monitor!r} is not a validation metric; "
+                                  f"choose one of {sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))}")
+            value = float(metrics[config.monitor])
+            if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                schedule.step(value)
+            if better(config.monitor, value, history.best):
+                history.best, history.best_epoch = value, epoch + 1
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()} if config.restore_best else None
+                patience_left = config.early_stopping
+            else:
+                patience_left -= 1
+            history.seconds = time.perf_counter() - began
+            if not quiet and rank == 0:
+                shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+                print(f"epoch {epoch + 1}/{config.epochs}  train_loss {row['train_loss']:.4f}  {shown}  "
+                      f"{train_seconds:.1f}s  {row['tokens_per_second']:,.0f} tok/s", file=sys.stderr)
+            for callback in loop.on_epoch_end:
+                callback(epoch + 1, metrics)
+            done = epoch + 1 == config.epochs
+            if config.early_stopping and patience_left <= 0:
+                history.stopped, done = f"early stopping after epoch {epoch + 1}", True
+            if loop.stop_when is not None and loop.stop_when(metrics):
+                history.stopped, done = f"goal reached after epoch {epoch + 1}", True
+            if config.max_minutes and history.seconds > config.max_minutes * 60:
+                history.stopped, done = f"time budget of {config.max_minutes:g} minutes reached after epoch {epoch + 1}", True
+            save(epoch + 1, 0, None)
+            if done:
+                break
+    if best_state is not None and config.restore_best:
+        model.load_state_dict(best_state)
+    if writes:
+        atomic_write_json(run_dir / "history.json", history.to_dict())
+    return history
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint with ``weights_only=True``: tensors and plain values only, never pickled code."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a corrupted or hostile file: torch raises UnpicklingError/RuntimeError
+        raise TrainingError(f"{path}: cannot read the checkpoint ({str(error).splitlines()[0]}); "
+                            "delete it to start over") from None
+
+
+def clone_state(model: torch.nn.Module) -> dict:
+    return copy.deepcopy(model.state_dict())
