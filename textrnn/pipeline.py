@@ -236,6 +236,8 @@ class Pipeline:
     def _clean_text(config: PipelineConfig, text: str) -> str:
         if config.encode.strip_html:
             text = html.unescape(_HTML_BREAK.sub(" ", text))
+        if config.tokenizer.lower and config.tokenizer.kind == "sentencepiece":
+            text = text.lower()   # word and char tokenizers lower-case themselves
         return text
 
     def example_tokens(self, example) -> list[str]:

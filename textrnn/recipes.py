@@ -155,7 +155,13 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
         corpus.valid = corpus.valid[: data.valid_limit]
     extra = []
     if data.extra:
-        extra = load_unlabelled(data.corpus, data_dir=data_dir, split=data.extra)[: data.extra_limit]
+        extra = load_unlabelled(data.corpus, data_dir=data_dir)[: data.extra_limit]
+        if recipe.task == "lm":
+            # a language model learns from the unlabelled text itself; a classifier only from its word vectors
+            from textrnn.corpus import Example
+
+            corpus.train = list(corpus.train) + [Example(text=t) for t in extra]
+            extra = []
     _log(quiet, f"{recipe.name}: {len(corpus.train):,} train / {len(corpus.valid):,} valid examples"
                 + (" (valid carved from train)" if corpus.valid_is_carved else ""))
     # 2-3. tokens, vocabulary, model

@@ -284,7 +284,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                     if progress is not None:
                         progress.stop()
                     raise TrainingError(
-                        f"the loss became {float(loss)} at epoch {epoch + 1}, step {step + 1}: training diverged. "
+                        f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}: training diverged. "
                         f"Lower the learning rate (now {config.lr:g}; try -s train.lr={config.lr / 10:g}) or clip "
                         f"gradients harder (-s train.clip_norm=0.5). The last good checkpoint was kept.")
                 optimizer.zero_grad(set_to_none=True)

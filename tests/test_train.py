@@ -1,0 +1,147 @@
+"""The training loop's contracts: resume gives the same weights, a diverging loss stops cleanly, checkpoints are
+atomic and never unpickle code."""
+import os
+import pickle
+
+import pytest
+import torch
+
+from textrnn.encode import Batch
+from textrnn.errors import ConfigError, TrainingError
+from textrnn.train import CHECKPOINT, TaskLoop, TrainConfig, fit, load_checkpoint, resolve_device
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = torch.nn.GRU(2, 8, batch_first=True)
+        self.drop = torch.nn.Dropout(0.3)   # makes the run depend on the RNG state, which resume must restore
+        self.out = torch.nn.Linear(8, 1)
+
+    def forward(self, inputs, lengths=None, targets=None):
+        h, _ = self.rnn(inputs)
+        y = self.out(self.drop(h[:, -1]))
+        return y, (torch.nn.functional.mse_loss(y, targets) if targets is not None else None)
+
+
+def data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 10, 2, generator=g)
+    return x, x[:, :, 0].sum(1, keepdim=True) / 10
+
+
+def make_loop(scale=1.0):
+    x, y = data()
+
+    def batches(epoch):
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+        return [Batch(inputs=x[order[i:i + 8]], targets=y[order[i:i + 8]]) for i in range(0, len(x), 8)]
+
+    def step(model, batch, carry):
+        _, loss = model(batch.inputs, None, batch.targets)
+        return loss * scale, None
+
+    def evaluate(model):
+        model.eval()
+        with torch.no_grad():
+            _, loss = model(x, None, y)
+        model.train()
+        return {"loss": float(loss)}
+
+    return TaskLoop(batches=batches, step=step, evaluate=evaluate)
+
+
+def weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_resume_after_interrupt_gives_the_same_weights(tmp_path):
+    config = TrainConfig(epochs=4, lr=0.01, seed=3)
+    torch.manual_seed(0)
+    straight = Tiny()
+    fit(straight, make_loop(), config, run_dir=tmp_path / "a", quiet=True)
+
+    torch.manual_seed(0)
+    interrupted = Tiny()
+    loop = make_loop()
+    calls = {"n": 0}
+    original = loop.step
+
+    def step_then_interrupt(model, batch, carry):
+        calls["n"] += 1
+        if calls["n"] == 13:   # mid-epoch 2: the same as a Ctrl-C arriving
+            os.kill(os.getpid(), 2)
+        return original(model, batch, carry)
+
+    loop.step = step_then_interrupt
+    with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
+        fit(interrupted, loop, config, run_dir=tmp_path / "b", quiet=True)
+    state = load_checkpoint(tmp_path / "b" / CHECKPOINT)
+    assert (state["epoch"], state["step"]) == (1, 5)
+
+    torch.manual_seed(123)   # a different process would start from another RNG state
+    resumed = Tiny()
+    fit(resumed, make_loop(), config, run_dir=tmp_path / "b", resume=True, quiet=True)
+    assert torch.allclose(weights(straight), weights(resumed))
+
+
+def test_resume_from_an_epoch_checkpoint(tmp_path):
+    config = TrainConfig(epochs=3, lr=0.01, seed=1)
+    torch.manual_seed(0)
+    straight = Tiny()
+    fit(straight, make_loop(), config, run_dir=tmp_path / "a", quiet=True)
+    torch.manual_seed(0)
+    first = Tiny()
+    fit(first, make_loop(), TrainConfig(epochs=3, lr=0.01, seed=1, max_minutes=1e-9), run_dir=tmp_path / "b", quiet=True)
+    resumed = Tiny()
+    fit(resumed, make_loop(), config, run_dir=tmp_path / "b", resume=True, quiet=True)
+    assert torch.allclose(weights(straight), weights(resumed))
+
+
+def test_diverging_loss_stops_with_epoch_and_step_and_keeps_the_checkpoint(tmp_path):
+    model = Tiny()
+    fit(model, make_loop(), TrainConfig(epochs=1, lr=0.01), run_dir=tmp_path, quiet=True)
+    before = (tmp_path / CHECKPOINT).read_bytes()
+    with pytest.raises(TrainingError, match=r"epoch 1, step 1.*learning rate"):
+        fit(model, make_loop(scale=float("nan")), TrainConfig(epochs=2, lr=0.01), run_dir=tmp_path, quiet=True)
+    assert (tmp_path / CHECKPOINT).read_bytes() == before
+
+
+def test_early_stopping_restores_the_best_weights():
+    model = Tiny()
+    history = fit(model, make_loop(), TrainConfig(epochs=30, lr=0.05, early_stopping=2), quiet=True)
+    assert history.best_epoch <= len(history.epochs)
+    assert history.best == min(e["valid_loss"] for e in history.epochs)
+
+
+def test_a_pickled_checkpoint_with_code_is_refused(tmp_path):
+    marker = tmp_path / "owned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (tmp_path / CHECKPOINT).write_bytes(pickle.dumps({"model": Payload()}))
+    with pytest.raises(TrainingError, match="cannot read the checkpoint"):
+        load_checkpoint(tmp_path / CHECKPOINT)
+    assert not marker.exists()
+
+
+def test_half_written_temporaries_are_cleaned(tmp_path):
+    (tmp_path / ".tmp-checkpoint.pt.abc").write_bytes(b"partial")
+    fit(Tiny(), make_loop(), TrainConfig(epochs=1), run_dir=tmp_path, quiet=True)
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_devices():
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    with pytest.raises(ConfigError):
+        resolve_device("tpu")
+
+
+def test_bad_monitor_names_the_choices():
+    with pytest.raises(ConfigError, match="train.monitor='f1'.*loss"):
+        fit(Tiny(), make_loop(), TrainConfig(epochs=1, monitor="f1"), quiet=True)
