@@ -6,6 +6,7 @@ frozen afterwards. Unknown tokens are a policy: they map to ``<unk>`` and are co
 """
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -57,15 +58,12 @@ class Vocab:
 
         ``max_size`` counts the special tokens too. Raises DataError when no token list is given.
         """
-        counts: Counter[str] = Counter()
-        seen_any = False
-        for tokens in token_lists:
-            if isinstance(tokens, str):
-                raise TypeError("Vocab.build takes an iterable of token lists, not of strings; wrap each text's tokens in a list")
-            counts.update(tokens)
-            seen_any = True
-        if not seen_any:
+        token_lists = token_lists if isinstance(token_lists, (list, tuple)) else list(token_lists)
+        if not token_lists:
             raise DataError("cannot build a vocabulary from an empty corpus: the train split has no examples")
+        if any(isinstance(tokens, str) for tokens in token_lists):
+            raise TypeError("Vocab.build takes an iterable of token lists, not of strings; wrap each text's tokens in a list")
+        counts: Counter[str] = Counter(itertools.chain.from_iterable(token_lists))
         for special in SPECIALS:
             counts.pop(special, None)
         kept = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
@@ -88,7 +86,9 @@ class Vocab:
         """Ids for tokens; unknown tokens become ``<unk>`` (id 1) and are counted in ``oov_count``."""
         get = self.stoi.get
         ids = [get(token, UNK_ID) for token in tokens]
-        self.oov_count += sum(1 for token, i in zip(tokens, ids) if i == UNK_ID and token != UNK)
+        unknown = ids.count(UNK_ID)
+        if unknown:
+            self.oov_count += unknown - list(tokens).count(UNK)   # a literal "<unk>" in the text is not OOV
         return ids
 
     def decode(self, ids: Iterable[int], skip_special: bool = False) -> list[str]:

@@ -1,0 +1,177 @@
+"""Saved pipelines: save -> load gives identical outputs; every kind of damaged or hostile file is refused with
+a clear error and no code from it runs."""
+import json
+import pickle
+
+import pytest
+import torch
+
+import textrnn
+from textrnn.corpus import Example
+from textrnn.errors import PipelineError
+from textrnn.pipeline import Pipeline
+
+TEXTS = ["great film , loved it", "awful film , hated it", "wonderful acting", "boring story"]
+
+
+@pytest.fixture
+def classifier():
+    train = [Example(text=t, label=l) for t, l in zip(TEXTS, ["pos", "neg", "pos", "neg"])] * 4
+    pipe = Pipeline.for_task("classify", train=train, model={"hidden_dim": 8, "embedding": {"dim": 8}},
+                             train_config={"epochs": 2, "batch_size": 4}, quiet=True)
+    pipe.fit(train, train, quiet=True)
+    return pipe
+
+
+def test_save_load_gives_identical_predictions(classifier, tmp_path):
+    classifier.save(tmp_path / "run", metrics={"valid": {"accuracy": 1.0}})
+    again = textrnn.load(tmp_path / "run")
+    assert again.vocab == classifier.vocab and again.labels.itos == classifier.labels.itos
+    before = classifier.predict(TEXTS, top=2)
+    after = again.predict(TEXTS, top=2)
+    assert [r["label"] for r in before] == [r["label"] for r in after]
+    for a, b in zip(before, after):
+        assert a["probability"] == pytest.approx(b["probability"], abs=1e-6)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["format_version"] == 1
+
+
+def test_predict_shape_and_unknown_words(classifier):
+    result = classifier.predict(["zzz qqq never seen"], top=2)[0]
+    assert set(result) == {"text", "label", "probability", "top"}
+    assert len(result["top"]) == 2 and sum(t["probability"] for t in result["top"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_wrong_task_command_is_refused(classifier):
+    with pytest.raises(PipelineError, match="'tag' needs a tag pipeline.*use: predict"):
+        classifier.tag(["hello"])
+
+
+@pytest.fixture
+def saved(classifier, tmp_path):
+    return classifier.save(tmp_path / "run")
+
+
+def test_missing_file(saved):
+    (saved / "vocab.json").unlink()
+    with pytest.raises(PipelineError, match="vocab.json: missing"):
+        textrnn.load(saved)
+
+
+def test_corrupted_file_fails_its_checksum(saved):
+    (saved / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(PipelineError, match="model.safetensors: does not match the checksum"):
+        textrnn.load(saved)
+
+
+def test_wrong_format_version(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["format_version"] = 99
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PipelineError, match="format_version 99 is not supported"):
+        textrnn.load(saved)
+
+
+def _rewrite(saved, name, data: bytes):
+    """Replace a file and fix its checksum, as an attacker would."""
+    import hashlib
+
+    (saved / name).write_bytes(data)
+    config = json.loads((saved / "config.json").read_text())
+    config["files"][name] = hashlib.sha256(data).hexdigest()
+    (saved / "config.json").write_text(json.dumps(config))
+
+
+def test_pickle_weights_with_code_are_refused_and_never_run(saved, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    _rewrite(saved, "model.safetensors", pickle.dumps(Payload()))
+    with pytest.raises(PipelineError, match="not a readable safetensors file"):
+        textrnn.load(saved)
+    assert not marker.exists()
+
+
+def test_vocab_that_is_not_a_list_of_strings(saved):
+    _rewrite(saved, "vocab.json", json.dumps({"a": 1}).encode())
+    with pytest.raises(PipelineError, match="list of strings"):
+        textrnn.load(saved)
+
+
+def test_vocabulary_size_that_does_not_match_the_weights(saved):
+    vocab = json.loads((saved / "vocab.json").read_text()) + ["extra1", "extra2"]
+    _rewrite(saved, "vocab.json", json.dumps(vocab).encode())
+    config = json.loads((saved / "config.json").read_text())
+    config["vocab_size"] = len(vocab)
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PipelineError, match=f"vocabulary has {len(vocab)} tokens but the weights expect {len(vocab) - 2}"):
+        textrnn.load(saved)
+
+
+def test_config_with_unexpected_keys_or_types(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["train"]["epochs"] = "ten"
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PipelineError, match="train.epochs: expected an integer"):
+        textrnn.load(saved)
+    config["train"]["epochs"] = 2
+    config["surprise"] = {"__class__": "os.system"}
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PipelineError, match="unknown setting 'config.surprise'"):
+        textrnn.load(saved)
+
+
+def test_safetensors_with_wrong_shapes(saved, classifier):
+    from safetensors.torch import save
+
+    state = {k: torch.zeros(3, 3) for k in classifier.model.state_dict()}
+    _rewrite(saved, "model.safetensors", save(state))
+    with pytest.raises(PipelineError, match="has shape \\(3, 3\\)"):
+        textrnn.load(saved)
+
+
+def test_a_failed_save_keeps_the_previous_model(classifier, tmp_path, monkeypatch):
+    run = classifier.save(tmp_path / "run")
+    good = (run / "model.safetensors").read_bytes()
+    import safetensors.torch
+
+    def explode(model, path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"half")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_model", explode)
+    with pytest.raises(OSError):
+        classifier.save(run)
+    assert (run / "model.safetensors").read_bytes() == good
+    assert not list(run.glob(".tmp-*"))
+    textrnn.load(run)
+
+
+def test_tagger_and_lm_roundtrip(tmp_path, conll_file, text_file):
+    from textrnn.corpus import Corpus
+
+    corpus = Corpus.from_files(train=conll_file, valid=conll_file, task="tag")
+    tagger = Pipeline.for_task("tag", corpus, tokenizer={"kind": "word", "lower": True},
+                               model={"hidden_dim": 16, "char_dim": 8, "casing_dim": 4, "crf": True,
+                                      "embedding": {"dim": 8}}, train_config={"epochs": 1}, quiet=True)
+    tagger.fit(corpus=corpus, quiet=True)
+    tagger.save(tmp_path / "tagger")
+    again = textrnn.load(tmp_path / "tagger")
+    sentence = "Teddy Roosevelt visited Paris ."
+    assert again.tag([sentence]) == tagger.tag([sentence])
+    result = again.tag([sentence])[0]
+    assert result["tokens"] == ["Teddy", "Roosevelt", "visited", "Paris", "."]
+    for entity in result["entities"]:
+        assert sentence[entity["start"]:entity["end"]] == entity["text"]
+
+    lines = Corpus.from_files(train=text_file, task="lm")
+    lm = Pipeline.for_task("lm", lines, model={"hidden_dim": 16, "num_layers": 1, "embedding": {"dim": 16}},
+                           lm={"bptt": 8}, train_config={"epochs": 1, "batch_size": 4}, quiet=True)
+    lm.fit(corpus=lines, quiet=True)
+    lm.save(tmp_path / "lm")
+    again = textrnn.load(tmp_path / "lm")
+    assert again.score(["the cat sat"])[0]["logprob"] == pytest.approx(lm.score(["the cat sat"])[0]["logprob"], abs=1e-5)
+    assert again.generate("the", max_tokens=5, seed=1) == lm.generate("the", max_tokens=5, seed=1)
