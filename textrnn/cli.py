@@ -90,6 +90,8 @@ def run(
         overrides.append(f"drill.value_column={json.dumps(value_column)}")
     metrics = run_recipe(recipe, overrides, quick=quick, out=out, data_dir=data_dir, device=device, resume=resume,
                          quiet=quiet)
+    if not metrics:   # a distributed rank other than 0: rank 0 reports
+        return
     headline = metrics.get("test") or metrics.get("valid") or {}
     _emit(metrics, as_json, f"{metrics.get('recipe', recipe)}: {_short(headline)}")
 
@@ -325,6 +327,8 @@ def _train(task: str, data: Path, valid: Path | None, text_field: str, label_fie
     metrics = train_custom(task, data, valid=valid, text_field=text_field, label_field=label_field,
                            tokenizer=tokenizer, embedding=embedding, cell=cell, out=out, overrides=list(set_ or []),
                            device=device, resume=resume, quiet=quiet)
+    if not metrics:   # a distributed rank other than 0: rank 0 reports
+        return
     _emit(metrics, as_json, f"{task}: {_short(metrics['valid'])}\nsaved to {out}")
 
 

@@ -283,13 +283,22 @@ class Pipeline:
             train = corpus.train
         if valid is None:
             valid = corpus.valid if corpus is not None else train
+        from textrnn import distributed
+        from textrnn.train import set_threads
+
         settings = self.config.train
-        self.to(settings.device)
+        rank, world = distributed.setup()
+        device = settings.device
+        if world > 1 and torch.cuda.is_available() and device in ("auto", "cuda"):
+            device = f"cuda:{torch.cuda.current_device()}"
+        set_threads(settings.threads)
+        self.to(device)
         module = task_module(self.config.task)
         train_encoded = self.encode(train, where="train")
         valid_encoded = self.encode(valid, where="valid")
         loop = module.loop(self, train_encoded, valid_encoded, settings)
-        self.history = fit(self.model, loop, settings, run_dir=run_dir, resume=resume, quiet=quiet)
+        self.history = fit(distributed.wrap(self.model), loop, settings, run_dir=run_dir, resume=resume,
+                           quiet=quiet or rank > 0)
         return self.history
 
     def evaluate(self, examples, where: str = "") -> dict:
@@ -385,7 +394,11 @@ class Pipeline:
         """Write the pipeline files into ``run_dir`` atomically, ``config.json`` (with checksums) last."""
         from safetensors.torch import save_model
 
+        from textrnn.distributed import is_main
+
         run_dir = Path(run_dir)
+        if not is_main():
+            return run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         clean_temporaries(run_dir)
         files: list[str] = ["model.safetensors"]

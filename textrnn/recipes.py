@@ -172,7 +172,11 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
     # 4. training
     history = pipe.fit(corpus.train, corpus.valid, run_dir=out_dir, resume=resume, quiet=quiet)
-    # 5. evaluation
+    from textrnn.distributed import is_main
+
+    if not is_main():
+        return {}
+    # 5. evaluation (rank 0 only when distributed)
     metrics = base_metrics(recipe, history, str(pipe.device))
     metrics["valid"] = pipe.evaluate(corpus.valid, where="valid")
     metrics["valid_is_carved"] = bool(corpus.valid_is_carved)

@@ -316,7 +316,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 totals = torch.tensor([loss_sum, loss_count], dtype=torch.float64)
                 torch.distributed.all_reduce(totals)
                 loss_sum, loss_count = float(totals[0]), int(totals[1])
-            metrics = loop.evaluate(model)
+            metrics = loop.evaluate(model.module if hasattr(model, "module") else model)
             row = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, loss_count),
                    **{f"valid_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
                    "seconds": train_seconds, "tokens_per_second": tokens * world / max(1e-9, train_seconds),

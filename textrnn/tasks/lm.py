@@ -49,7 +49,8 @@ def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig) -> TaskLoop:
         return [Batch(ids=x, targets=y, lengths=None) for x, y in lm_windows(streams, bptt)]
 
     def step(model, batch, carry):
-        state = model.detach_state(carry) if carry is not None else None
+        core = model.module if hasattr(model, "module") else model
+        state = core.detach_state(carry) if carry is not None else None
         _, loss, state = model(batch.ids, None, batch.targets, state=state)
         return loss, state
 
