@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -154,7 +155,7 @@ def align_vectors(vocab, keyed_vectors, dim: int, seed: int = 0) -> tuple[torch.
     if keyed_vectors.vector_size != dim:
         raise ConfigError(f"the word vectors have {keyed_vectors.vector_size} dimensions but embedding.dim is {dim}; "
                           f"set embedding.dim={keyed_vectors.vector_size}")
-    known = torch.as_tensor(keyed_vectors.vectors, dtype=torch.float32)            # (N, dim)
+    known = torch.tensor(np.asarray(keyed_vectors.vectors), dtype=torch.float32)   # (N, dim), a copy
     if len(known) == 0:
         raise DataError("the word vectors are empty")
     mean = known.mean(0)
@@ -205,5 +206,5 @@ def nearest_neighbours(embedding_weight: torch.Tensor, vocab, words, k: int = 5)
         similarity[row] = -float("inf")
         count = min(k, max(0, len(vocab) - len(SPECIALS) - 1))
         values, ids = similarity.topk(count)
-        out[word] = [(vocab.itos[int(i)], float(v)) for v, i in zip(values, ids)]
+        out[word] = [(vocab.itos[int(i)], float(v)) for v, i in zip(values, ids, strict=True)]
     return out

@@ -19,6 +19,7 @@ import html
 import json
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -343,7 +344,12 @@ class Pipeline:
         self._require("tag", "tag")
         texts = list(texts)
         if isinstance(self.tokenizer, WordTokenizer):
-            spans = [[(t, s, e) for t, s, e in self.tokenizer.spans(text)][:PREDICT_MAX_TOKENS] for text in texts]
+            # the words as written: the characters and casing features need them, and normalize_tokens
+            # lower-cases the word ids as in training
+            spans = []
+            for text in texts:
+                written = unicodedata.normalize("NFC", text)
+                spans.append([(written[s:e], s, e) for _, s, e in self.tokenizer.spans(text)][:PREDICT_MAX_TOKENS])
         else:
             spans = []
             for text in texts:

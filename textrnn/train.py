@@ -316,10 +316,12 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 totals = torch.tensor([loss_sum, loss_count], dtype=torch.float64)
                 torch.distributed.all_reduce(totals)
                 loss_sum, loss_count = float(totals[0]), int(totals[1])
+            eval_began = time.perf_counter()
             metrics = loop.evaluate(model.module if hasattr(model, "module") else model)
+            eval_seconds = time.perf_counter() - eval_began
             row = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, loss_count),
                    **{f"valid_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
-                   "seconds": train_seconds, "tokens_per_second": tokens * world / max(1e-9, train_seconds),
+                   "seconds": train_seconds, "eval_seconds": eval_seconds, "tokens_per_second": tokens * world / max(1e-9, train_seconds),
                    "lr": optimizer.param_groups[0]["lr"]}
             history.epochs.append(row)
             if config.monitor not in metrics:

@@ -42,7 +42,7 @@ def _concat(states: list) -> Any:
     if any(s is None for s in states):
         return None
     if isinstance(states[0], tuple):
-        return tuple(torch.cat(parts, 0) for parts in zip(*states))
+        return tuple(torch.cat(parts, 0) for parts in zip(*states, strict=True))
     return torch.cat(states, 0)
 
 
@@ -157,7 +157,7 @@ class Recurrent(nn.Module):
             return outputs, last, state
         device_lengths = lengths.to(x.device)
         mask = torch.arange(steps, device=x.device)[None, :] < device_lengths[:, None]     # (B, T)
-        outputs = outputs * mask.unsqueeze(-1)
+        outputs = outputs.masked_fill(~mask.unsqueeze(-1), 0.0)
         rows = torch.arange(x.size(0), device=x.device)
         last = outputs[rows, device_lengths - 1]                            # (B, D)
         if self.bidirectional:
@@ -178,7 +178,7 @@ class Recurrent(nn.Module):
 
     def _bidirectional(self, x: torch.Tensor, lengths: torch.Tensor | None, state: Any):
         states = []
-        for layer, (forward, backward) in enumerate(zip(self.forward_layers, self.backward_layers)):
+        for layer, (forward, backward) in enumerate(zip(self.forward_layers, self.backward_layers, strict=True)):
             if layer > 0 and self.dropout > 0:
                 x = F.dropout(x, self.dropout, self.training)
             ahead, ahead_state = self._run(forward, x, lengths, _select(state, 2 * layer))

@@ -1,0 +1,134 @@
+"""Metrics against hand-computed values and seqeval's strict IOB2 behaviour; plots write valid PNG files."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from textrnn.metrics import (
+    accuracy,
+    bits_per_char,
+    classification_report,
+    confusion_matrix,
+    confusion_text,
+    entity_report,
+    perplexity,
+    regression_report,
+)
+from textrnn.plots import plot_bars, plot_confusion, plot_curves, plot_loss_curves, plot_series
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_accuracy():
+    assert accuracy([0, 1, 2, 2], [0, 2, 2, 2]) == 0.75
+    assert accuracy(np.array(["a", "b"]), np.array(["a", "a"])) == 0.5
+    assert accuracy([], []) == 0.0
+    with pytest.raises(ValueError):
+        accuracy([0, 1], [0])
+
+
+def test_confusion_matrix_rows_are_true_columns_predicted():
+    matrix = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 4)
+    assert matrix.tolist() == [[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 2, 0], [0, 0, 0, 0]]
+    assert matrix.dtype == np.int64
+    with pytest.raises(ValueError, match="outside"):
+        confusion_matrix([0, 5], [0, 1], 3)
+
+
+def test_classification_report_by_hand():
+    labels = ["earn", "acq", "crude", "gold"]
+    truth = [0, 0, 0, 1, 1, 2]
+    guess = [0, 0, 1, 1, 2, 2]
+    report = classification_report(truth, guess, labels)
+    # earn: tp 2, fp 0, fn 1; acq: tp 1, fp 1, fn 1; crude: tp 1, fp 1, fn 0; gold: absent everywhere
+    earn, acq, crude, gold = (report["per_class"][label] for label in labels)
+    assert earn == {"precision": 1.0, "recall": pytest.approx(2 / 3), "f1": pytest.approx(0.8), "support": 3}
+    assert acq == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert crude["precision"] == 0.5 and crude["recall"] == 1.0 and crude["f1"] == pytest.approx(2 / 3)
+    assert gold == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert report["accuracy"] == pytest.approx(4 / 6)
+    assert report["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)   # gold occurs nowhere: not averaged
+    by_name = classification_report(["earn", "acq"], ["earn", "earn"], labels)
+    assert by_name["per_class"]["earn"]["precision"] == 0.5 and by_name["accuracy"] == 0.5
+    with pytest.raises(ValueError, match="ship"):
+        classification_report(["ship"], ["earn"], labels)
+
+
+def test_confusion_text_lists_every_class():
+    text = confusion_text(np.array([[12, 0], [3, 7]]), ["positive", "negative"])
+    lines = text.splitlines()
+    assert len(lines) == 3 and lines[1].split() == ["0", "positive", "12", "0"]
+    assert lines[2].split() == ["1", "negative", "3", "7"]
+
+
+def test_perplexity_and_bits_per_char():
+    assert perplexity(10 * math.log(5), 10) == pytest.approx(5.0)
+    assert perplexity(1e6, 1) == math.inf
+    assert bits_per_char(math.log(2)) == pytest.approx(1.0)
+    assert bits_per_char(1.0) == pytest.approx(1.4427, abs=1e-4)
+    with pytest.raises(ValueError):
+        perplexity(1.0, 0)
+
+
+def test_entity_report_is_strict_iob2():
+    truth = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "I-ORG", "O"]]
+    guess = [["I-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "I-ORG", "O"]]
+    report = entity_report(truth, guess)
+    # strict: I-PER I-PER without a B- is no entity, so 2 of 2 predicted entities are right and 2 of 3 found
+    assert report["precision"] == 1.0
+    assert report["recall"] == pytest.approx(2 / 3)
+    assert report["f1"] == pytest.approx(0.8)
+    assert report["per_type"]["PER"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert report["per_type"]["LOC"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+    assert set(report["per_type"]) == {"PER", "LOC", "ORG"}
+
+
+def test_entity_report_needs_exact_spans_and_types():
+    truth = [["B-PER", "I-PER", "O", "B-MISC", "I-MISC"]]
+    guess = [["B-PER", "O", "O", "B-ORG", "I-ORG"]]   # a span one word short, and a wrong type
+    report = entity_report(truth, guess)
+    assert report == {"f1": 0.0, "precision": 0.0, "recall": 0.0, "per_type": report["per_type"]}
+    assert report["per_type"]["ORG"]["support"] == 0
+    nothing = entity_report([["O", "O"]], [["O", "O"]])
+    assert nothing == {"f1": 0.0, "precision": 0.0, "recall": 0.0, "per_type": {}}
+    with pytest.raises(ValueError, match="sentence 0"):
+        entity_report([["O", "O"]], [["O"]])
+
+
+def test_regression_report_skips_zero_targets_for_mape():
+    report = regression_report([0.0, 2.0, 4.0], [1.0, 1.0, 5.0])
+    assert report["mse"] == pytest.approx(1.0)
+    assert report["mae"] == pytest.approx(1.0)
+    assert report["mape"] == pytest.approx(100 * (1 / 2 + 1 / 4) / 2)   # the zero target is left out
+    assert math.isnan(regression_report([0.0], [1.0])["mape"])
+    assert regression_report(np.ones((2, 3)), np.ones((2, 3)))["mse"] == 0.0
+
+
+def is_png(path) -> bool:
+    return path.exists() and path.read_bytes()[:8] == PNG
+
+
+def test_plots_write_png_files_atomically(tmp_path):
+    history = [{"epoch": e, "train_loss": 2.0 / e, "valid_loss": 2.2 / e, "valid_accuracy": 0.5 + e / 10,
+                "valid_macro_f1": 0.4 + e / 10, "valid_n": 100, "seconds": 1.0} for e in range(1, 4)]
+    labels = [f"topic-{i}" for i in range(46)]
+    matrix = np.random.default_rng(0).integers(0, 20, size=(46, 46))
+    written = [
+        plot_curves(history, tmp_path / "curves.png"),
+        plot_curves([{"epoch": 1, "train_loss": 1.0, "valid_loss": 1.1, "valid_perplexity": 3.0}], tmp_path / "lm.png"),
+        plot_curves([], tmp_path / "empty.png"),
+        plot_confusion(matrix, labels, tmp_path / "confusion.png"),
+        plot_confusion(np.array([[3, 1], [0, 0]]), ["pos", "neg"], tmp_path / "small.png", normalize=False),
+        plot_bars(["rnn", "lstm", "gru"], [17.7, 96.4, 98.9], tmp_path / "bars.png", "accuracy", "%"),
+        plot_series(np.sin(np.arange(50) / 5), {"model": np.sin(np.arange(50) / 5) + 0.1, "last": np.zeros(50)},
+                    tmp_path / "plots" / "series.png", "sine"),
+        plot_loss_curves({"lstm": [1.0, 0.1, 0.001], "gru": [1.0, 0.5, 0.2]}, tmp_path / "loss.png"),
+    ]
+    for path in written:
+        assert is_png(path), path
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []   # no temporaries left
+    with pytest.raises(ValueError):
+        plot_series([1, 2, 3], {"short": [1, 2]}, tmp_path / "bad.png", "bad")
+    assert not (tmp_path / "bad.png").exists()

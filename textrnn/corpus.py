@@ -1,0 +1,680 @@
+"""Examples and corpora: readers for text lines, JSON lines, CSV/TSV and CoNLL columns, corpus cards, series.
+
+Every reader takes plain or gzip files (gzip is recognised by its magic bytes, not only by the name), UTF-8 with
+or without a BOM, LF or CRLF line ends. Bad input raises DataError naming the file, the line where there is one,
+and the fix. Labels are always strings: ``3`` and ``"3"`` are the same label.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import random
+import sys
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from textrnn.datasource import find_corpus, list_corpora, read_card  # noqa: F401  (list_corpora for `textrnn list`)
+from textrnn.errors import ConfigError, DataError
+
+FORMATS = ("lines", "document", "jsonl", "csv", "tsv", "conll")
+_EXTENSIONS = {".txt": "lines", ".text": "lines", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
+               ".tsv": "tsv", ".conll": "conll", ".iob": "conll", ".bio": "conll"}
+_ALIASES = {"txt": "lines", "text": "lines", "json": "jsonl", "ndjson": "jsonl"}
+TASKS = ("classify", "tag", "lm", "regress")
+
+
+@dataclass
+class Example:
+    """One example. ``text`` is the raw text (for tagging: the tokens joined by spaces); ``label`` a string label
+    (classify); ``tokens`` and ``tags`` one IOB2 tag per token (tag); ``meta`` anything else (source, clean...)."""
+
+    text: str | None = None
+    label: str | None = None
+    tokens: list[str] | None = None
+    tags: list[str] | None = None
+    meta: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------------- reading text
+
+def read_text(path: str | Path, errors: str = "strict") -> str:
+    """The text of a plain or gzip file, decoded as UTF-8 (a BOM dropped, CRLF turned into LF).
+
+    ``errors="replace"`` puts U+FFFD where bytes are not UTF-8 instead of failing. Raises DataError for a missing,
+    empty or whitespace-only file, a damaged gzip file, a binary file (NUL bytes) or, with ``errors="strict"``,
+    bytes that are not UTF-8 (naming the byte offset and line).
+    """
+    if errors not in ("strict", "replace", "ignore"):
+        raise ConfigError(f"errors must be 'strict', 'replace' or 'ignore', got {errors!r}")
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder; give a file") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror})") from None
+    compressed = raw[:2] == b"\x1f\x8b"
+    if compressed:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            raise DataError(f"{path}: a damaged gzip file ({error}); download or compress it again") from None
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise DataError(f"{path}: looks binary (a NUL byte at offset {nul}), not UTF-8 text; "
+                        f"if it is UTF-16, save it again as UTF-8")
+    try:
+        text = raw.decode("utf-8", errors=errors)
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        where = " of the decompressed data" if compressed else ""
+        raise DataError(f"{path}:{line}: not UTF-8 (byte {raw[error.start]:#04x} at offset {error.start}{where}); "
+                        f"save the file as UTF-8, or read it with errors='replace'") from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty (or only whitespace); give a file with one example per line")
+    return text
+
+
+def detect_format(path: str | Path, format: str = "auto") -> str:
+    """``format`` checked, or for ``"auto"`` the format its extension names (``.gz`` stripped)."""
+    format = _ALIASES.get(format, format)
+    if format != "auto":
+        if format not in FORMATS:
+            raise ConfigError(f"format must be 'auto' or one of {', '.join(FORMATS)}, got {format!r}")
+        return format
+    name = Path(path).name.lower().removesuffix(".gz")
+    suffix = Path(name).suffix
+    if suffix not in _EXTENSIONS:
+        raise DataError(f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}; "
+                        f"pass format= one of {', '.join(FORMATS)} (or rename the file .txt, .jsonl, .csv, .tsv, .conll)")
+    return _EXTENSIONS[suffix]
+
+
+def as_label(value: Any, where: str) -> str | None:
+    """A label as a string: ``3``, ``3.0`` and ``"3"`` are all ``"3"``; ``None`` stays ``None``."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise DataError(f"{where}: a label must be a string or a number, got {type(value).__name__} {value!r}")
+
+
+# ------------------------------------------------------------------------------------------------------- readers
+
+def _read_lines(text: str) -> list[Example]:
+    return [Example(text=line.strip()) for line in text.split("\n") if line.strip()]
+
+
+def _tag_example(tokens: Any, tags: Any, where: str) -> Example:
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise DataError(f"{where}: 'tokens' must be a list of strings")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise DataError(f"{where}: 'tags' must be a list of strings such as \"B-PER\"")
+    if not tokens:
+        raise DataError(f"{where}: 'tokens' is empty; drop the line or give it tokens")
+    if len(tokens) != len(tags):
+        raise DataError(f"{where}: {len(tokens)} tokens but {len(tags)} tags; give one tag per token")
+    return Example(text=" ".join(tokens), tokens=list(tokens), tags=list(tags))
+
+
+def _read_jsonl(text: str, path: Path, text_field: str, label_field: str, meta_fields: Sequence[str]) -> list[Example]:
+    examples = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{where}: not valid JSON ({error.msg} at column {error.colno}); "
+                            f"each line must hold one JSON object") from None
+        except (ValueError, RecursionError) as error:  # over-long integers, absurd nesting
+            raise DataError(f"{where}: not readable JSON ({error}); each line must hold one JSON object") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object {{...}}, got a {type(row).__name__}")
+        if "tokens" in row and "tags" in row:
+            example = _tag_example(row["tokens"], row["tags"], where)
+        elif text_field in row:
+            value = row[text_field]
+            if not isinstance(value, str):
+                raise DataError(f"{where}: field {text_field!r} must be a string, got {type(value).__name__}")
+            example = Example(text=value, label=as_label(row.get(label_field), where) if label_field else None)
+        else:
+            raise DataError(f"{where}: no {text_field!r} field; this line has the keys {sorted(row)}; name the text "
+                            f"field with text_field= (--text-field), or give 'tokens' and 'tags' for tagging")
+        example.meta = {key: row[key] for key in meta_fields if key in row}
+        example.meta["line"] = n
+        examples.append(example)
+    return examples
+
+
+def _read_csv(text: str, path: Path, delimiter: str, text_field: str, label_field: str,
+              meta_fields: Sequence[str]) -> list[Example]:
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # a single very long field (a whole book in one cell) is still a field
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = [name.strip() for name in next(reader)]
+        if text_field not in header:
+            raise DataError(f"{path}: no column {text_field!r}; the columns are {header}; "
+                            f"name the text column with text_field= (--text-field)")
+        text_at = header.index(text_field)
+        label_at = header.index(label_field) if label_field in header else None
+        meta_at = {name: header.index(name) for name in meta_fields if name in header}
+        examples = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{path}:{reader.line_num}: {len(row)} fields, the header has {len(header)}; "
+                                f"quote fields that hold {delimiter!r} or line breaks")
+            label = row[label_at].strip() or None if label_at is not None else None  # an empty cell: no label
+            meta = {name: row[at] for name, at in meta_at.items()}
+            meta["line"] = reader.line_num
+            examples.append(Example(text=row[text_at], label=label, meta=meta))
+    except csv.Error as error:
+        raise DataError(f"{path}:{reader.line_num}: not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({error})") from None
+    finally:
+        csv.field_size_limit(old_limit)
+    return examples
+
+
+def _read_conll(text: str, path: Path) -> list[Example]:
+    examples: list[Example] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    columns, first, start = 0, 0, 0
+
+    def flush() -> None:
+        if tokens:
+            examples.append(Example(text=" ".join(tokens), tokens=tokens[:], tags=tags[:], meta={"line": start}))
+            tokens.clear()
+            tags.clear()
+
+    for n, line in enumerate(text.split("\n"), 1):
+        cells = line.split()
+        if not cells or cells[0] == "-DOCSTART-":
+            flush()
+            continue
+        if not columns:
+            columns, first = len(cells), n
+            if columns < 2:
+                raise DataError(f"{path}:{n}: one column; CoNLL lines need a token first and its tag last "
+                                f"(e.g. 'Paris NNP B-LOC'), separated by spaces or tabs")
+        elif len(cells) != columns:
+            raise DataError(f"{path}:{n}: {len(cells)} columns, but line {first} has {columns}; every token line "
+                            f"needs the same columns (token first, tag last; a token cannot contain spaces)")
+        if not tokens:
+            start = n
+        tokens.append(cells[0])
+        tags.append(cells[-1])
+    flush()
+    return examples
+
+
+def _entity_type(tag: str) -> str | None:
+    return tag[2:] if tag[:2] in ("B-", "I-") else None
+
+
+def iob1_to_iob2(tags: Sequence[str]) -> list[str]:
+    """IOB1 tags (``I-X`` starts an entity; ``B-X`` only between adjacent entities of one type) as IOB2 (every
+    entity starts with ``B-X``). Valid IOB2 input comes back unchanged; tags without a B-/I- prefix pass through."""
+    out: list[str] = []
+    previous: str | None = None
+    for tag in tags:
+        kind = _entity_type(tag)
+        if tag.startswith("I-") and previous != kind:
+            tag = "B-" + kind
+        out.append(tag)
+        previous = kind
+    return out
+
+
+def check_iob2(tags: Sequence[str], where: str) -> None:
+    """Raise DataError (naming ``where``, e.g. ``file:line``) for an ``I-X`` with no ``B-X`` or ``I-X`` before it."""
+    previous: str | None = None
+    for i, tag in enumerate(tags):
+        kind = _entity_type(tag)
+        if tag.startswith("I-") and previous != kind:
+            before = f"after {tags[i - 1]!r}" if i else "at the start"
+            raise DataError(f"{where}: tag {i + 1} {tag!r} comes {before}, with no 'B-{kind}' opening it; not IOB2 "
+                            f"(an IOB1 file can be converted with iob1_to_iob2)")
+        previous = kind
+
+
+def read_examples(path: str | Path, format: str = "auto", text_field: str = "text", label_field: str = "label",
+                  errors: str = "strict", meta_fields: Sequence[str] = (), require_label: bool = False) -> list[Example]:
+    """Read one file into examples.
+
+    Formats (``"auto"`` picks from the extension, ``.gz`` stripped): ``lines`` (``.txt``; one example per non-empty
+    line, stripped), ``document`` (the whole file is one example), ``jsonl`` (``.jsonl``; one object per line with
+    ``text_field`` and an optional ``label_field``, or ``{"tokens": [...], "tags": [...]}`` for tagging), ``csv`` /
+    ``tsv`` (a header row; ``text_field`` and ``label_field`` name columns; quoted line breaks are fine), ``conll``
+    (``.conll``; token in the first column, tag in the last, sentences separated by blank lines, ``-DOCSTART-``
+    lines skipped). Tags in IOB1 are converted to IOB2. ``meta_fields`` are copied into ``Example.meta`` (with the
+    line number under ``"line"``). ``errors="replace"`` reads files that are not valid UTF-8, replacing bad bytes.
+
+    Raises DataError (naming file and line) for unreadable files, malformed rows, a missing text field or column,
+    labels on some rows but not others, or (with ``require_label``) no labels at all.
+    """
+    path = Path(path)
+    format = detect_format(path, format)
+    text = read_text(path, errors=errors)
+    if format == "lines":
+        examples = _read_lines(text)
+    elif format == "document":
+        examples = [Example(text=text)]
+    elif format == "jsonl":
+        examples = _read_jsonl(text, path, text_field, label_field, meta_fields)
+    elif format == "conll":
+        examples = _read_conll(text, path)
+    else:
+        examples = _read_csv(text, path, "\t" if format == "tsv" else ",", text_field, label_field, meta_fields)
+    if not examples:
+        raise DataError(f"{path}: holds no examples; check the format ({format})")
+    tagged = [e for e in examples if e.tags is not None]
+    if tagged and len(tagged) != len(examples):
+        odd = next(e for e in examples if e.tags is None)
+        raise DataError(f"{path}:{odd.meta.get('line', '?')}: has no tokens and tags, but other lines do; "
+                        f"give every line the same kind of example")
+    for example in tagged:
+        example.tags = iob1_to_iob2(example.tags)
+    _check_labels(examples, path, label_field, require_label, tagged=bool(tagged))
+    return examples
+
+
+def _check_labels(examples: list[Example], path: Path, label_field: str, require_label: bool, tagged: bool) -> None:
+    labelled = sum(e.label is not None for e in examples)
+    if labelled and labelled != len(examples):
+        missing = next(e for e in examples if e.label is None)
+        having = next(e for e in examples if e.label is not None)
+        raise DataError(f"{path}:{missing.meta.get('line', '?')}: no {label_field!r} label, but line "
+                        f"{having.meta.get('line', '?')} has one; give every example a label, or none")
+    if require_label and not labelled and not tagged:
+        raise DataError(f"{path}: no {label_field!r} labels; name the label field or column with label_field= "
+                        f"(--label-field)")
+
+
+# ------------------------------------------------------------------------------------------------------- corpora
+
+def carve_valid(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Split ``examples`` into (train, valid) with ``round(len * fraction)`` in valid, fixed by ``seed``.
+
+    Stratified by label when labels exist (each label keeps its share; every label keeps at least one train
+    example). Both parts come back in a seeded shuffled order, so that a prefix (``train[:400]``) is a fair sample.
+    Raises ConfigError for a fraction outside (0, 1) and DataError for fewer than two examples.
+    """
+    if not 0 < fraction < 1:
+        raise ConfigError(f"valid_fraction must be between 0 and 1, got {fraction}")
+    if len(examples) < 2:
+        raise DataError(f"{len(examples)} example(s) are too few to carve a validation slice; give a valid file")
+    rng = random.Random(seed)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, example in enumerate(examples):
+        groups[example.label if example.label is not None else ""].append(i)
+    target = max(1, round(len(examples) * fraction))
+    # largest-remainder allocation: per-label quotas summing to the target, each label keeping one train example
+    wanted = {label: len(ids) * fraction for label, ids in groups.items()}
+    cap = {label: len(ids) - 1 for label, ids in groups.items()}
+    quota = {label: min(int(w), cap[label]) for label, w in wanted.items()}
+    for label in sorted(groups, key=lambda k: (quota[k] - wanted[k], k)):
+        if sum(quota.values()) >= target:
+            break
+        if quota[label] < cap[label]:
+            quota[label] += 1
+    valid_ids: list[int] = []
+    for label in sorted(groups):
+        ids = groups[label][:]
+        rng.shuffle(ids)
+        valid_ids += ids[: quota[label]]
+    chosen = set(valid_ids)
+    train_ids = [i for i in range(len(examples)) if i not in chosen]
+    rng.shuffle(train_ids)
+    rng.shuffle(valid_ids)
+    return [examples[i] for i in train_ids], [examples[i] for i in valid_ids]
+
+
+def _infer_task(examples: Sequence[Example]) -> str:
+    if any(e.tags is not None for e in examples):
+        return "tag"
+    return "classify" if any(e.label is not None for e in examples) else "lm"
+
+
+@dataclass
+class Corpus:
+    """Train, validation and (when present) test examples of one corpus, with its task and declared labels.
+
+    ``valid_is_carved`` is True when valid was carved from train (reports say so); ``card`` holds the corpus card
+    and the folder it was read from.
+    """
+
+    train: list[Example]
+    valid: list[Example]
+    test: list[Example] | None = None
+    name: str = "custom"
+    task: str | None = None
+    labels: list[str] | None = None
+    valid_is_carved: bool = False
+    card: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_files(cls, train: str | Path, valid: str | Path | None = None, test: str | Path | None = None,
+                   text_field: str = "text", label_field: str = "label", format: str = "auto",
+                   task: str | None = None, valid_fraction: float = 0.1, seed: int = 0,
+                   errors: str = "strict") -> Corpus:
+        """A corpus from your own files (see ``read_examples`` for formats). Without ``valid``, a stratified,
+        seeded ``valid_fraction`` of train becomes valid (``valid_is_carved``). ``task`` is inferred when None
+        (tags -> tag, labels -> classify, else lm); with ``task="tag"`` a ``.txt`` file is read as CoNLL columns.
+
+        Raises DataError for unreadable files, or when the files do not fit the task (no labels for classify, no
+        tags for tag), and ConfigError for an unknown task.
+        """
+        if task is not None and task not in TASKS:
+            raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+
+        def read(path: str | Path) -> list[Example]:
+            fmt = format
+            if task == "tag" and fmt == "auto" and detect_format(path) == "lines":
+                fmt = "conll"
+            return read_examples(path, format=fmt, text_field=text_field, label_field=label_field,
+                                 errors=errors, require_label=task == "classify")
+
+        train_examples = read(train)
+        task = task or _infer_task(train_examples)
+        if task == "tag" and train_examples[0].tags is None:
+            raise DataError(f"{train}: task 'tag' needs tokens and tags: CoNLL columns (token ... tag) or JSON lines "
+                            f"with 'tokens' and 'tags'")
+        carved = valid is None
+        if carved:
+            train_examples, valid_examples = carve_valid(train_examples, valid_fraction, seed)
+        else:
+            valid_examples = read(valid)
+        files = {"train": str(train), "valid": str(valid) if valid else None, "test": str(test) if test else None}
+        return cls(train=train_examples, valid=valid_examples, test=read(test) if test else None, task=task,
+                   valid_is_carved=carved, card={"name": "custom", "task": task, "files": files})
+
+    @classmethod
+    def from_hf(cls, dataset: Any, text_field: str = "text", label_field: str = "label", tokens_field: str = "tokens",
+                tags_field: str = "tags", valid_fraction: float = 0.1, seed: int = 0) -> Corpus:
+        """A corpus from a Hugging Face ``datasets.Dataset`` (all train) or ``DatasetDict`` (splits ``train``,
+        ``validation`` / ``valid`` / ``dev``, ``test``). ClassLabel features are mapped to their names, and their
+        order becomes ``labels``. Without a validation split one is carved from train (stratified, seeded).
+        Raises DataError for a missing train split or missing columns."""
+        splits = dict(dataset.items()) if hasattr(dataset, "items") else {"train": dataset}
+        if "train" not in splits:
+            raise DataError(f"the dataset has no 'train' split (it has {', '.join(splits)}); rename one to 'train'")
+        valid_name = next((s for s in ("validation", "valid", "dev") if s in splits), None)
+        labels: list[str] | None = None
+        converted = {}
+        for split in ("train", valid_name, "test"):
+            if split and split in splits:
+                converted[split], found = _hf_examples(splits[split], split, text_field, label_field,
+                                                       tokens_field, tags_field)
+                labels = labels or found
+        carved = valid_name is None
+        if carved:
+            train, valid = carve_valid(converted["train"], valid_fraction, seed)
+        else:
+            train, valid = converted["train"], converted[valid_name]
+        task = _infer_task(train)
+        return cls(train=train, valid=valid, test=converted.get("test"), name="hf", task=task,
+                   labels=labels if task == "classify" else None, valid_is_carved=carved,
+                   card={"name": "hf", "task": task, "splits": list(splits)})
+
+
+def _class_names(feature: Any) -> list[str] | None:
+    names = getattr(feature, "names", None)
+    return list(names) if names else None
+
+
+def _hf_examples(rows: Any, split: str, text_field: str, label_field: str, tokens_field: str,
+                 tags_field: str) -> tuple[list[Example], list[str] | None]:
+    """Examples of one Hugging Face split and the label names its ClassLabel feature declares."""
+    columns = list(rows.column_names)
+    features = rows.features
+    if tokens_field in columns and tags_field in columns:
+        names = _class_names(getattr(features[tags_field], "feature", None))
+        examples = []
+        for n, (tokens, tags) in enumerate(zip(rows[tokens_field], rows[tags_field], strict=True), 1):
+            tags = [names[t] if names and isinstance(t, int) else str(t) for t in tags]
+            example = _tag_example(list(tokens), tags, f"{split} row {n}")
+            example.tags = iob1_to_iob2(example.tags)
+            examples.append(example)
+        return examples, None
+    if text_field not in columns:
+        raise DataError(f"split {split!r} has no {text_field!r} column (nor {tokens_field!r} and {tags_field!r}); "
+                        f"its columns are {columns}; pass text_field=...")
+    names = _class_names(features[label_field]) if label_field in columns else None
+    labels = rows[label_field] if label_field in columns else [None] * len(rows)
+    examples = []
+    for n, (text, label) in enumerate(zip(rows[text_field], labels, strict=True), 1):
+        if names and isinstance(label, int):
+            label = names[label] if 0 <= label < len(names) else None  # -1 marks an unlabelled row
+        examples.append(Example(text=text, label=as_label(label, f"{split} row {n}")))
+    return examples, names
+
+
+# --------------------------------------------------------------------------------------------- cards and loading
+
+def _mark_clean(examples: list[Example]) -> None:
+    """Reuters: Keras took the body of the next article for 975 labels; ``clean`` marks text and label agreeing."""
+    for example in examples:
+        example.meta["clean"] = example.meta.get("text_newid") == example.meta.get("newid")
+
+
+_POSTPROCESS = {"reuters": _mark_clean}
+
+
+def _read_split(card: dict, folder: Path, split: str) -> list[Example] | None:
+    """Examples of one split named on the card (None when any of its files is absent)."""
+    paths = [folder / name for name in card["files"].get(split, [])]
+    if not paths or not all(p.is_file() for p in paths):
+        return None
+    examples = []
+    for path in paths:
+        part = read_examples(path, format=card["format"], text_field=card.get("text_field", "text"),
+                             label_field=card.get("label_field", "label"), meta_fields=card.get("meta_fields", ()))
+        if len(paths) > 1:
+            for example in part:
+                example.meta["source"] = path.name.split(".")[0]
+        examples += part
+    names = card.get("label_names")
+    if names:
+        for example in examples:
+            if example.label not in names:
+                raise DataError(f"{paths[0]}:{example.meta.get('line', '?')}: label {example.label!r} is not one of {sorted(names)} that "
+                                f"{card['card_path']} maps to names")
+            example.label = names[example.label]
+    _POSTPROCESS.get(card["name"], lambda _: None)(examples)
+    return examples
+
+
+def _card_labels(card: dict, folder: Path) -> list[str] | None:
+    if card.get("labels_file"):
+        path = folder / card["labels_file"]
+        try:
+            labels = json.loads(read_text(path))
+        except json.JSONDecodeError as error:
+            raise DataError(f"{path}: not valid JSON ({error}); it should be a list of label names") from None
+        if not isinstance(labels, list):
+            raise DataError(f"{path}: should be a JSON list of label names")
+        return [as_label(x, str(path)) for x in labels]
+    return list(card["labels"]) if card.get("labels") else None
+
+
+def corpus_from_card(card: dict, folder: str | Path, valid_fraction: float | None = None, seed: int = 0) -> Corpus:
+    """Read the corpus that ``card`` describes from ``folder`` (see ``load_corpus``)."""
+    folder = Path(folder)
+    info = {**card, "folder": str(folder)}
+    if card["format"] == "series":
+        meta = {"path": str(folder / card["files"]["train"][0]), "time_column": card["time_column"],
+                "value_column": card["value_column"]}
+        return Corpus(train=[Example(meta=meta)], valid=[], name=card["name"], task=card["task"], card=info)
+    train = _read_split(card, folder, "train")
+    if train is None:
+        raise DataError(f"{folder}: lacks {', '.join(card['files']['train'])} of corpus {card['name']!r}")
+    fraction = valid_fraction if valid_fraction is not None else card.get("valid_fraction", 0.1)
+    valid = _read_split(card, folder, "valid")
+    carved = valid is None
+    if carved and card.get("valid_split") == "tail":
+        # one long text (a character LM): the last `fraction` of its characters, as nanoGPT does
+        text = "".join(e.text or "" for e in train)
+        cut = int(len(text) * (1 - fraction))
+        train, valid = [Example(text=text[:cut])], [Example(text=text[cut:])]
+    elif carved:
+        train, valid = carve_valid(train, fraction, seed)
+    return Corpus(train=train, valid=valid, test=_read_split(card, folder, "test"), name=card["name"],
+                  task=card["task"], labels=_card_labels(card, folder), valid_is_carved=carved, card=info)
+
+
+def load_corpus(name: str, data_dir: str | Path | None = None, valid_fraction: float | None = None, seed: int = 0,
+                path: str | Path | None = None) -> Corpus:
+    """Load a named corpus (``textrnn list`` shows them; or a card file ``path/to/card.toml``) from wherever
+    ``datasource.find_corpus`` finds it (``path`` is the corpus folder itself, skipping the search).
+
+    Splits come from the card: a held-out test file is used only when present; without a valid file a seeded
+    (stratified) slice of train becomes valid (``valid_fraction`` or the card's default; ``valid_is_carved``).
+    ``energy`` returns one train example whose ``meta`` names the CSV and its columns (read it with
+    ``read_series``). Raises DataError when the corpus cannot be found or read.
+    """
+    card = read_card(name)
+    folder = find_corpus(card, path=path, data_dir=data_dir)
+    return corpus_from_card(card, folder, valid_fraction=valid_fraction, seed=seed)
+
+
+def load_unlabelled(name: str, data_dir: str | Path | None = None) -> list[str]:
+    """The unlabelled texts of a corpus (IMDB's 50,000 ``unsup`` reviews), e.g. for word2vec.
+
+    Raises DataError when the corpus has none or the file is absent."""
+    card = read_card(name)
+    if "unlabelled" not in card["files"]:
+        raise DataError(f"corpus {card['name']!r} has no unlabelled texts; only "
+                        f"{', '.join(c for c in _names_with_unlabelled())} have")
+    folder = find_corpus(card, data_dir=data_dir)
+    examples = _read_split({**card, "label_names": None}, folder, "unlabelled")
+    if examples is None:
+        raise DataError(f"{folder}: lacks {', '.join(card['files']['unlabelled'])}; download it into {folder}/")
+    return [e.text or "" for e in examples]
+
+
+def _names_with_unlabelled() -> list[str]:
+    from textrnn.datasource import corpus_names
+
+    return [n for n in corpus_names() if "unlabelled" in read_card(n)["files"]]
+
+
+# -------------------------------------------------------------------------------------------------------- series
+
+class Series(NamedTuple):
+    """A regular hourly series and what cleaning did to reach it."""
+
+    hours: np.ndarray          # datetime64[h], one per hour, no gaps
+    values: np.ndarray         # float64
+    duplicates: int            # rows merged into another row of the same hour (their values averaged)
+    missing_hours: int         # hours absent from the file, filled by linear interpolation
+    interpolated_values: int   # rows whose value was empty or NaN, filled by linear interpolation
+
+
+def read_series(path: str | Path, time_column: str, value_column: str, quiet: bool = True) -> Series:
+    """Read a CSV of (time, value) rows into a regular hourly series.
+
+    Sorts by time, floors times to the hour, averages rows that share an hour, and fills missing hours and empty
+    or NaN values by linear interpolation (``Series`` counts each). With ``quiet=False`` the counts go to stderr.
+    Raises DataError (naming file:line) for a missing column, an unparsable time or value, or an empty/NaN value
+    at either end of the series, where interpolation cannot fill it.
+    """
+    path = Path(path)
+    times, raw_values, lines = _series_rows(path, time_column, value_column)
+    stamps = _parse_times(times, lines, path, time_column)
+    values = np.empty(len(raw_values))
+    for i, value in enumerate(raw_values):
+        try:
+            values[i] = float(value) if value else np.nan
+        except ValueError:
+            raise DataError(f"{path}:{lines[i]}: cannot read the value {value!r} in column {value_column!r} as a "
+                            f"number") from None
+    hours = stamps.astype("datetime64[h]")
+    unique, inverse = np.unique(hours, return_inverse=True)
+    present = ~np.isnan(values)
+    counts = np.bincount(inverse, weights=present, minlength=len(unique))
+    sums = np.bincount(inverse, weights=np.where(present, values, 0.0), minlength=len(unique))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts  # NaN where every row of that hour was empty
+    full = np.arange(unique[0], unique[-1] + np.timedelta64(1, "h"), dtype="datetime64[h]")
+    series = np.full(len(full), np.nan)
+    series[(unique - unique[0]).astype(np.int64)] = means
+    for end in (0, -1):
+        if np.isnan(series[end]):
+            row = int(np.flatnonzero(hours == full[end])[0])
+            raise DataError(f"{path}:{lines[row]}: the {'first' if end == 0 else 'last'} hour ({full[end]}) has no "
+                            f"value, and interpolation needs a value on both sides; give a value or drop the row")
+    known = ~np.isnan(series)
+    positions = np.arange(len(series))
+    series[~known] = np.interp(positions[~known], positions[known], series[known])
+    result = Series(full, series, len(hours) - len(unique), len(full) - len(unique), int(np.isnan(means).sum()))
+    if not quiet:
+        print(f"{path}: {len(full):,} hours; averaged {result.duplicates} duplicate rows, interpolated "
+              f"{result.missing_hours} missing hours and {result.interpolated_values} empty values", file=sys.stderr)
+    return result
+
+
+def _readable_time(text: str) -> bool:
+    try:
+        return text.upper() != "NAT" and not np.isnat(np.datetime64(text, "s"))
+    except ValueError:
+        return False
+
+
+def _parse_times(times: list[str], lines: list[int], path: Path, column: str) -> np.ndarray:
+    """Times as datetime64[s]; DataError naming the first line whose time numpy cannot read."""
+    try:
+        stamps = np.array(times, dtype="datetime64[s]")
+        if not np.isnat(stamps).any():
+            return stamps
+    except ValueError:
+        pass
+    # the fast path failed: find the first bad row to name its line
+    i = next(i for i, text in enumerate(times) if not _readable_time(text))
+    raise DataError(f"{path}:{lines[i]}: cannot read the time {times[i]!r} in column {column!r}; "
+                    f"write times as YYYY-MM-DD HH:MM:SS")
+
+
+def _series_rows(path: Path, time_column: str, value_column: str) -> tuple[list[str], list[str], list[int]]:
+    """The (time, value) cells of a CSV with their line numbers; blank lines skipped."""
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    header = [name.strip() for name in next(reader)]
+    for column in (time_column, value_column):
+        if column not in header:
+            raise DataError(f"{path}: no column {column!r}; the columns are {header}; name the time and value "
+                            f"columns (--time-column, --value-column)")
+    t_at, v_at = header.index(time_column), header.index(value_column)
+    times, values, lines = [], [], []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= max(t_at, v_at):
+                raise DataError(f"{path}:{reader.line_num}: {len(row)} fields, the header has {len(header)}")
+            times.append(row[t_at].strip())
+            values.append(row[v_at].strip())
+            lines.append(reader.line_num)
+    except csv.Error as error:
+        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({error})") from None
+    if len(times) < 2:
+        raise DataError(f"{path}: {len(times)} data row(s); a series needs at least two")
+    return times, values, lines

@@ -1,0 +1,176 @@
+"""Many-to-many, aligned: one tag per token (named entities; the 'hello' next-character drill).
+
+word embedding [+ character features (CNN or bi-LSTM over each word's characters)] [+ a casing embedding]
+-> Recurrent (bidirectional by default) -> Dense(num_tags) emissions -> softmax, or a CRF (Lample et al. 2016,
+Ma and Hovy 2016). The loss is masked: padding never counts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from textrnn.embeddings import EmbeddingConfig, build_embedding
+from textrnn.encode import mask as length_mask
+from textrnn.errors import ConfigError
+from textrnn.models.classifier import full_lengths
+from textrnn.models.crf import CRF
+from textrnn.models.recurrent import Recurrent
+
+CASINGS = ("pad", "lower", "upper", "title", "mixed", "numeric", "contains_digit", "other")
+NUM_CASINGS = len(CASINGS)
+NUMBER_MARKS = frozenset(".,:/-+%")
+CHAR_ENCODERS = ("cnn", "lstm")
+
+
+def casing_class(token: str) -> int:
+    """The casing class id of a token (0 is padding, never returned).
+
+    1 lower (letters, none upper; uncased scripts such as Hangul too), 2 upper, 3 title (first letter upper, the
+    rest lower), 4 mixed, 5 numeric (digits with at most ``.,:/-+%``), 6 contains a digit, 7 other (no letter or
+    digit: punctuation, symbols).
+    """
+    if any(c.isdigit() for c in token):
+        return CASINGS.index("numeric") if all(c.isdigit() or c in NUMBER_MARKS for c in token) else CASINGS.index("contains_digit")
+    letters = [c for c in token if c.isalpha()]
+    if not letters:
+        return CASINGS.index("other")
+    upper = sum(c.isupper() for c in letters)
+    if upper == 0:
+        return CASINGS.index("lower")
+    if upper == len(letters):
+        return CASINGS.index("upper")
+    if upper == 1 and letters[0].isupper():
+        return CASINGS.index("title")
+    return CASINGS.index("mixed")
+
+
+@dataclass
+class TaggerConfig:
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    cell: str = "lstm"
+    hidden_dim: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.0             # between layers and before the emissions
+    char_dim: int = 0                # >0: character features from `chars` (B, T, W) ids (char vocab, 0 = pad)
+    char_encoder: str = "cnn"        # "cnn" (char_hidden filters, max over the word) | "lstm" (bi-LSTM, 2 * char_hidden)
+    char_hidden: int = 50
+    char_vocab_size: int = 0
+    char_kernel: int = 3
+    casing_dim: int = 0              # >0: an embedding of casing_class(token), from `casing` (B, T)
+    crf: bool = False
+    packed: bool = False
+
+
+class CharEncoder(nn.Module):
+    """Characters (B, T, W) -> one vector per word (B, T, dim); a word with no characters (padding) gets zeros.
+
+    "cnn": a convolution over the characters, max over the word (``dim = hidden``); "lstm": a bi-LSTM whose final
+    states are concatenated (``dim = 2 * hidden``). Characters are left-aligned; id 0 is padding.
+    """
+
+    def __init__(self, kind: str, vocab_size: int, char_dim: int, hidden: int, kernel: int):
+        super().__init__()
+        if kind not in CHAR_ENCODERS:
+            raise ConfigError(f"model.char_encoder must be one of {', '.join(CHAR_ENCODERS)}, got {kind!r}")
+        if vocab_size < 2:
+            raise ConfigError("model.char_vocab_size must be set (the size of the character vocabulary) when char_dim > 0")
+        self.kind = kind
+        self.embedding = nn.Embedding(vocab_size, char_dim, padding_idx=0)
+        if kind == "cnn":
+            self.conv = nn.Conv1d(char_dim, hidden, kernel)
+            self.pad = ((kernel - 1) // 2, kernel - 1 - (kernel - 1) // 2)  # "same": one output per character
+            self.dim = hidden
+        else:
+            self.rnn = Recurrent("lstm", char_dim, hidden, bidirectional=True)
+            self.dim = 2 * hidden
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        batch, steps, width = chars.shape
+        flat = chars.reshape(batch * steps, width)
+        lengths = (flat != 0).sum(1)                                           # (N,)
+        present = lengths > 0
+        out = self.embedding.weight.new_zeros(batch * steps, self.dim)
+        if bool(present.any()):
+            words, lengths = flat[present], lengths[present]
+            x = self.embedding(words)                                          # (n, W, c)
+            if self.kind == "cnn":
+                keep = (words != 0).unsqueeze(-1)
+                h = self.conv(F.pad(x.masked_fill(~keep, 0.0).transpose(1, 2), self.pad)).transpose(1, 2)  # (n, W, hidden)
+                encoded = h.masked_fill(~keep, float("-inf")).max(1).values
+            else:
+                _, encoded, _ = self.rnn(x, lengths)                           # (n, 2 * hidden)
+            out = out.index_put((present.nonzero().squeeze(1),), encoded.to(out.dtype))
+        return out.view(batch, steps, self.dim)
+
+
+class Tagger(nn.Module):
+    """A sequence tagger; ``forward(ids, lengths, targets=None, chars=None, casing=None) -> (emissions, loss)``."""
+
+    def __init__(self, config: TaggerConfig, vocab_size: int, num_tags: int):
+        super().__init__()
+        self.config = config
+        # The word embedding is registered first: the pipeline finds it as the first embedding of the vocab's size.
+        self.embedding = build_embedding(config.embedding, vocab_size)
+        width = self.embedding.dim
+        self.chars = None
+        if config.char_dim > 0:
+            self.chars = CharEncoder(config.char_encoder, config.char_vocab_size, config.char_dim,
+                                     config.char_hidden, config.char_kernel)
+            width += self.chars.dim
+        self.casing = None
+        if config.casing_dim > 0:
+            self.casing = nn.Embedding(NUM_CASINGS, config.casing_dim, padding_idx=0)
+            width += config.casing_dim
+        self.rnn = Recurrent(config.cell, width, config.hidden_dim, config.num_layers, config.bidirectional,
+                             config.dropout, packed=config.packed)
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(self.rnn.output_dim, num_tags)
+        self.crf = CRF(num_tags) if config.crf else None
+
+    def emissions(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
+                  casing: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-token tag scores (B, T, C)."""
+        parts = [self.embedding(ids)]                                          # (B, T, E)
+        if self.chars is not None:
+            if chars is None:
+                raise ValueError("this tagger uses character features: pass chars (B, T, W) character ids")
+            parts.append(self.chars(chars))                                    # (B, T, char features)
+        if self.casing is not None:
+            if casing is None:
+                raise ValueError("this tagger uses casing features: pass casing (B, T) ids from casing_class")
+            parts.append(self.casing(casing))                                  # (B, T, casing_dim)
+        outputs, _, _ = self.rnn(torch.cat(parts, -1), lengths)               # (B, T, D)
+        return self.output(self.dropout(outputs))                              # (B, T, C)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None,
+                chars: torch.Tensor | None = None, casing: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Emissions (B, T, C) and, with targets (B, T), the loss: the mean cross-entropy over real tokens, or
+        with a CRF the mean negative log-likelihood per sentence."""
+        lengths = full_lengths(ids, lengths).clamp(min=1)
+        logits = self.emissions(ids, lengths, chars, casing)
+        loss = None
+        if targets is not None:
+            keep = length_mask(lengths.to(ids.device), ids.size(1))                # (B, T)
+            if self.crf is not None:
+                loss = self.crf(logits, targets, keep)
+            else:
+                loss = F.cross_entropy(logits[keep].float(), targets[keep].long())
+        return logits, loss
+
+    @torch.no_grad()
+    def decode(self, ids: torch.Tensor, lengths: torch.Tensor | None, chars: torch.Tensor | None = None,
+               casing: torch.Tensor | None = None) -> list[list[int]]:
+        """The best tag ids per row (argmax, or Viterbi with a CRF), each list as long as its row."""
+        given = full_lengths(ids, lengths)
+        lengths = given.clamp(min=1)
+        logits = self.emissions(ids, lengths, chars, casing)
+        if self.crf is not None:
+            paths = self.crf.viterbi(logits, length_mask(lengths.to(ids.device), ids.size(1)))
+        else:
+            paths = logits.argmax(-1).cpu().tolist()
+        return [path[:length] for path, length in zip(paths, given.tolist(), strict=True)]   # an empty row gets no tags

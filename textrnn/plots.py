@@ -1,0 +1,193 @@
+"""Figures for runs: training curves, confusion matrices, bar charts, forecasts against truth, several models' loss
+curves. Each function writes one image atomically and returns its path.
+
+matplotlib is imported inside the functions (``import textrnn`` stays fast) and drawn through its object API on
+the Agg canvas: no pyplot, so no global backend is switched, no window can open, and a headless server works.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from textrnn.fileio import TMP_PREFIX
+
+DPI = 120
+# Validation figures worth a panel, in the order they are looked for; scores in [0, 1] share one axis.
+SCORES = ("accuracy", "macro_f1", "f1", "precision", "recall", "token_accuracy")
+ERRORS = ("perplexity", "bits_per_char", "mape", "mae", "mse")
+SKIPPED = {"loss", "n", "nll_per_char"}
+
+
+def _figure(width: float, height: float):
+    """A figure drawn on the Agg canvas (set before anything is drawn)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path: str | Path) -> Path:
+    """Save to a temporary file beside ``path`` with the same suffix (which picks the format), then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        figure.savefig(temporary, dpi=DPI, bbox_inches="tight")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _series(history: Sequence[dict], key: str) -> tuple[list[float], list[float]]:
+    """(epochs, values) of one history key, skipping epochs without a finite value."""
+    epochs, values = [], []
+    for i, row in enumerate(history):
+        if _numeric(row.get(key)):
+            epochs.append(row.get("epoch", i + 1))
+            values.append(float(row[key]))
+    return epochs, values
+
+
+def _valid_metrics(history: Sequence[dict]) -> list[str]:
+    """The validation metrics (without the ``valid_`` prefix) to draw beside the losses."""
+    found = [key[len("valid_"):] for key in dict.fromkeys(k for row in history for k in row)
+             if key.startswith("valid_") and key[len("valid_"):] not in SKIPPED
+             and any(_numeric(row.get(key)) for row in history)]
+    scores = [name for name in SCORES if name in found]
+    if scores:
+        return scores
+    errors = [name for name in ERRORS if name in found]
+    return errors[:1] or found[:1]
+
+
+def plot_curves(history: Sequence[dict], path: str | Path) -> Path:
+    """Two panels from a training history (one dict per epoch, as ``History.epochs``): ``train_loss`` and
+    ``valid_loss`` per epoch, and beside them the validation metrics (scores such as accuracy and F1 together, else
+    one error figure such as perplexity)."""
+    figure = _figure(11, 4)
+    losses, metrics = figure.subplots(1, 2)
+    for key, name in (("train_loss", "train"), ("valid_loss", "valid")):
+        epochs, values = _series(history, key)
+        if values:
+            losses.plot(epochs, values, marker="o", markersize=3, label=name)
+    losses.set(title="loss per epoch", xlabel="epoch", ylabel="loss")
+    if losses.lines:
+        losses.legend()
+    else:
+        losses.text(0.5, 0.5, "no epochs recorded", ha="center", va="center", transform=losses.transAxes)
+    names = _valid_metrics(history)
+    for name in names:
+        epochs, values = _series(history, f"valid_{name}")
+        metrics.plot(epochs, values, marker="o", markersize=3, label=name)
+    if names:
+        metrics.set(title="validation", xlabel="epoch", ylabel=names[0] if len(names) == 1 else "score")
+        metrics.legend()
+    else:
+        metrics.text(0.5, 0.5, "no validation metric", ha="center", va="center", transform=metrics.transAxes)
+        metrics.set(title="validation", xlabel="epoch")
+    from matplotlib.ticker import MaxNLocator
+
+    for axes in (losses, metrics):
+        axes.grid(alpha=0.3)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole numbers
+    return _save(figure, path)
+
+
+def plot_confusion(matrix, labels: Sequence[str], path: str | Path, normalize: bool = True) -> Path:
+    """The confusion matrix as a heat map (rows = true class, columns = predicted). With ``normalize`` each row is
+    divided by its total (recall on the diagonal). The figure grows with the number of classes, and fonts shrink
+    and column labels turn vertical so that 46 Reuters topics stay readable; cells carry numbers up to 20 classes."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    n = len(labels)
+    if matrix.shape != (n, n):
+        raise ValueError(f"a {matrix.shape} matrix does not match {n} labels")
+    if normalize:
+        totals = matrix.sum(axis=1, keepdims=True)
+        matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    size = max(5.0, 0.24 * n + 2.5)
+    font = max(6.0, min(10.0, 320.0 / max(n, 1)))   # a cell is 0.24 in (17 pt) wide at 46 classes
+    figure = _figure(size + 1.2, size)
+    axes = figure.subplots()
+    image = axes.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalize else None, interpolation="nearest")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_xticks(range(n), [str(label) for label in labels], rotation=90, fontsize=font)
+    axes.set_yticks(range(n), [str(label) for label in labels], fontsize=font)
+    axes.set(xlabel="predicted", ylabel="true", title="confusion matrix" + (" (row-normalised)" if normalize else ""))
+    if n <= 20:
+        top = matrix.max() if matrix.size else 0
+        for i in range(n):
+            for j in range(n):
+                value = matrix[i, j]
+                text = f"{value:.2f}" if normalize else f"{int(value)}"
+                axes.text(j, i, text, ha="center", va="center", fontsize=font * 0.8,
+                          color="white" if top and value > 0.6 * top else "black")
+    return _save(figure, path)
+
+
+def plot_bars(names: Sequence[str], values: Sequence[float], path: str | Path, title: str, ylabel: str) -> Path:
+    """A bar chart with each bar's value written above it."""
+    if len(names) != len(values):
+        raise ValueError(f"{len(names)} names but {len(values)} values")
+    figure = _figure(max(5.0, 1.1 * len(names) + 2), 4)
+    axes = figure.subplots()
+    bars = axes.bar([str(n) for n in names], [float(v) for v in values], color="tab:blue")
+    axes.bar_label(bars, fmt="%.3g", fontsize=8)
+    axes.set(title=title, ylabel=ylabel)
+    axes.grid(axis="y", alpha=0.3)
+    if len(names) > 6:
+        axes.tick_params(axis="x", labelrotation=45)
+    return _save(figure, path)
+
+
+def plot_series(truth, predictions: dict[str, Sequence[float]], path: str | Path, title: str) -> Path:
+    """A forecast against the truth: the true series in black, each prediction (same length) as its own line."""
+    truth = np.asarray(truth, dtype=np.float64).reshape(-1)
+    figure = _figure(11, 4)
+    axes = figure.subplots()
+    steps = np.arange(len(truth))
+    axes.plot(steps, truth, color="black", linewidth=1.8, label="truth")
+    for name, values in predictions.items():
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if len(values) != len(truth):
+            raise ValueError(f"prediction {name!r} has {len(values)} values but the truth has {len(truth)}")
+        axes.plot(steps, values, linewidth=1.0, alpha=0.85, label=str(name))
+    axes.set(title=title, xlabel="step", ylabel="value")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return _save(figure, path)
+
+
+def plot_loss_curves(curves: dict[str, Sequence[float]], path: str | Path, title: str = "loss per epoch",
+                     ylabel: str = "loss") -> Path:
+    """Several models' loss curves on one axis (log scale when positive values span more than two decades)."""
+    figure = _figure(9, 5)
+    axes = figure.subplots()
+    positive = []
+    for name, values in curves.items():
+        values = [float(v) for v in values]
+        axes.plot(range(1, len(values) + 1), values, linewidth=1.2, label=str(name))
+        positive += [v for v in values if math.isfinite(v) and v > 0]
+    if positive and max(positive) / min(positive) > 100:
+        axes.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    axes.set(title=title, xlabel="epoch", ylabel=ylabel)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(alpha=0.3)
+    if curves:
+        axes.legend(fontsize=8, ncol=2 if len(curves) > 8 else 1)
+    return _save(figure, path)
