@@ -125,25 +125,23 @@ class SentencePieceTokenizer:
 
         if model_type not in ("unigram", "bpe"):
             raise ConfigError(f"tokenizer.model_type must be 'unigram' or 'bpe', got {model_type!r}")
+        if not 0.98 <= character_coverage <= 1.0:
+            raise ConfigError(f"tokenizer.character_coverage must be between 0.98 and 1.0 (sentencepiece's range), "
+                              f"got {character_coverage}")
         sentences = [t for t in texts if t.strip()]
         if not sentences:
             raise ConfigError("cannot train sentencepiece on an empty corpus")
         model = io.BytesIO()
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences),
-            model_writer=model,
-            vocab_size=vocab_size,
-            model_type=model_type,
-            character_coverage=character_coverage,
-            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-            pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
-            byte_fallback=True,
-            hard_vocab_limit=False,
-            input_sentence_size=max_sentences,
-            shuffle_input_sentence=True,
-            num_threads=2,
-            minloglevel=2,
-        )
+        try:
+            _train_sentencepiece(spm, sentences, model, vocab_size, model_type, character_coverage, max_sentences)
+        except RuntimeError as error:
+            # sentencepiece's messages look like "INTERNAL: file.cc(94) [the failed check] the explanation"
+            check, _, explanation = str(error).partition("] ")
+            reason = explanation.strip() or f"its check {check.partition('[')[2]}] failed."
+            raise ConfigError(
+                f"sentencepiece could not train {vocab_size} pieces on {len(sentences):,} texts: {reason} "
+                f"Set tokenizer.vocab_size higher, or tokenizer.character_coverage lower (now {character_coverage}, "
+                "at least 0.98; rarer characters are still encoded as bytes)") from None
         return cls(model.getvalue(), model_type)
 
     def tokenize(self, text: str) -> list[str]:
@@ -163,6 +161,26 @@ class SentencePieceTokenizer:
         from textrnn.fileio import atomic_write_bytes
 
         atomic_write_bytes(path, self.model_bytes)
+
+
+def _train_sentencepiece(spm, sentences: list[str], model, vocab_size: int, model_type: str,
+                     character_coverage: float, max_sentences: int) -> None:
+    """One sentencepiece training run with textrnn's special ids, byte fallback and a soft vocabulary limit."""
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+        pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
+        byte_fallback=True,
+        hard_vocab_limit=False,
+        input_sentence_size=max_sentences,
+        shuffle_input_sentence=True,
+        num_threads=2,
+        minloglevel=2,
+    )
 
 
 TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
