@@ -27,7 +27,7 @@ def machine() -> dict:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "torch": torch.__version__,
+    return {"cpu": cpu, "cores": os.cpu_count(), "cores_used": len(os.sched_getaffinity(0)), "gpu": gpu, "torch": torch.__version__,
             "python": platform.python_version()}
 
 
@@ -51,6 +51,17 @@ def load_results() -> dict:
 
 def save_results(results: dict) -> None:
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+
+
+def record(section: str, row: dict, keys: tuple[str, ...]) -> None:
+    """Upsert one row into results.json under a lock, re-reading the file so concurrent benchmarks keep theirs."""
+    import fcntl
+
+    with open(HERE / ".results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = load_results()
+        upsert(results.setdefault(section, []), row, keys)
+        save_results(results)
 
 
 def upsert(rows: list, row: dict, keys: tuple[str, ...]) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, commit, load_results, machine, save_results, today, upsert
+from common import ROOT, commit, machine, record, today
 
 # the figure each recipe is judged by: (path in metrics.json, name, split)
 HEADLINE = {
@@ -56,7 +56,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("-s", "--set", action="append", default=[])
     args = parser.parse_args()
-    results = load_results()
     for name in args.recipes:
         out = ROOT / "bench" / "_work" / name
         began = time.time()
@@ -93,8 +92,7 @@ def main() -> None:
         if name == "sine":
             row["extra"] = {"baseline_last_value_mse": metrics["baseline_last_value"]["mse"],
                             **{m: v["mse"] for m, v in metrics["models"].items()}}
-        upsert(results["recipes"], row, ("recipe", "quick"))
-        save_results(results)
+        record("recipes", row, ("recipe", "quick"))
         print(json.dumps({k: row[k] for k in ("recipe", "metric", "value", "seconds", "peak_memory_mb")}))
 
 

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import SHARED, load_results, machine, save_results, today, upsert
+from common import SHARED, machine, record, today
 
 KERAS = """
 import gzip, json, sys, time
@@ -88,9 +88,7 @@ def main() -> None:
            "keras_seconds": keras, "hf_tokenizers_seconds": hf,
            "ratio_to_keras": ours / keras if keras else None, "repeats": args.repeats,
            "machine": machine(), "date": today(), "command": "python bench/vectorize.py"}
-    results = load_results()
-    upsert(results.setdefault("vectorize", []), row, ("what",))
-    save_results(results)
+    record("vectorize", row, ("what",))
     print(json.dumps({k: row[k] for k in ("textrnn_seconds", "keras_seconds", "hf_tokenizers_seconds", "ratio_to_keras")}))
     if keras is None:
         print("Keras venv not found: run `bash ../shared/anchors/run.sh multiply 0 1` once to create it", file=sys.stderr)

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from common import keras_anchor, load_results, machine, save_results, today, upsert
+from common import keras_anchor, machine, record, today
 
 RECIPE = {"reuters": "reuters-course", "imdb": "imdb-course"}
 
@@ -66,7 +66,6 @@ def main() -> None:
             ours = textrnn_text(args.recipe, epochs, seed)
             pairs.setdefault(args.recipe, []).append((ours, keras_row))
         print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
-    results = load_results()
     for name, runs in pairs.items():
         ratios = [o["s_per_epoch"] / k["s_per_epoch"] for o, k in runs]
         diffs = [o["accuracy"] - k["accuracy"] for o, k in runs]
@@ -78,10 +77,9 @@ def main() -> None:
                "accuracy_difference": summary(diffs), "repeats": len(runs),
                "epochs": runs[0][1].get("epochs"), "machine": machine(), "date": today(),
                "command": "python bench/vs_keras.py " + " ".join(sys.argv[1:])}
-        upsert(results["vs_keras"], row, ("recipe",))
+        record("vs_keras", row, ("recipe",))
         print(json.dumps({k: row[k] for k in ("recipe", "seconds_per_epoch_textrnn", "seconds_per_epoch_keras",
                                               "seconds_per_epoch_ratio", "accuracy_textrnn", "accuracy_keras")}))
-    save_results(results)
 
 
 if __name__ == "__main__":

@@ -94,8 +94,16 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (taskset, cgroup cpusets), not all the machine has."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:          # macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
+
+
 def set_threads(threads: int) -> None:
-    torch.set_num_threads(threads if threads > 0 else max(1, os.cpu_count() or 1))
+    torch.set_num_threads(threads if threads > 0 else usable_cores())
 
 
 def better(metric: str, new: float, old: float | None) -> bool:
