@@ -12,6 +12,7 @@ import string
 import time
 
 import torch
+from common import machine, record, today
 
 from textrnn.embeddings import EmbeddingConfig
 from textrnn.generate import GenerationConfig, generate
@@ -49,8 +50,16 @@ def main() -> None:
             text = generate(model, tokenizer, vocab, "ROMEO:", settings)
             times.append(time.perf_counter() - began)
         runs[name] = {"seconds": round(min(times), 3), "characters": len(text)}
-    print(json.dumps({"model": "textrnn LanguageModel, char LSTM 2x512, 64-d embedding (random weights)",
-                      "vocab": len(vocab), "threads": torch.get_num_threads(), "runs": runs}, indent=2))
+    result = {"model": "textrnn LanguageModel, char LSTM 2x512, 64-d embedding (random weights)",
+              "vocab": len(vocab), "threads": torch.get_num_threads(), "runs": runs}
+    print(json.dumps(result, indent=2))
+    threads = torch.get_num_threads()
+    record("other", {"what": f"generating {args.characters:,} characters, {threads} thread(s) (target < 1 s)",
+                     "result": {name: f"{run['seconds']} s" for name, run in runs.items()},
+                     "worst_seconds": max(run["seconds"] for run in runs.values()), "target_seconds": 1.0,
+                     "machine": machine(), "date": today(),
+                     "command": "python bench/generate_speed.py" + (f" --threads {args.threads}" if args.threads else "")},
+           ("what",))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import machine, record, today  # noqa: E402
+
 from textrnn.models.recurrent import Recurrent  # noqa: E402
 
 
@@ -81,6 +83,9 @@ def main() -> None:
     timings["bidirectional_torch_nn_lstm_packed"] = timed(torch_packed, args.device, args.repeats)
     timings["bidirectional_torch_nn_lstm_padded_unmasked"] = timed(torch_padded, args.device, args.repeats)
     print(json.dumps(results))
+    record("other", {"what": f"masked vs packed LSTM, forward+backward ms (batch {args.batch}, lengths 50-400, "
+                             f"{args.threads} threads, {results['device']})", "result": timings,
+                     "machine": machine(), "date": today(), "command": "python bench/padded_vs_packed.py"}, ("what",))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from textrnn.recipes import Recipe, run_recipe
+from textrnn.recipes import Recipe, base_metrics, run_recipe
 
 COURSE_BLANKS = ["나는 오늘 짝꿍과 밥을 ___.", "공부하려고 책을 ___.", "친구가 나를 못생겼다고 ___.", "그래서 나는 ___."]
 ENGLISH_BLANKS = ["The apple and ___ salad was delicious.", "I watched a great ___ last night.",
@@ -80,7 +80,8 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
             if not quiet:
                 shown = "   ".join(f"{f['fill']} ({f['probability']:.2f})" for f in result["fills"])
                 print(f"{text}\n    {shown}", file=sys.stderr)
-    metrics = {"recipe": recipe.name, "task": "lm", "fills": fills,
+    # the demo trains nothing itself (epochs 0): the run's fields are still those of every recipe's metrics.json
+    metrics = {**base_metrics(recipe, None, str(english.device)), "task": "lm", "fills": fills,
                "korean_choice": multiple_choice(korean, KOREAN_CHOICES),
                "english_choice": multiple_choice(english, ENGLISH_CHOICES),
                "pear_vs_pair": english.score(["The apple and pear salad", "The apple and pair salad"])}

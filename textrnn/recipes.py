@@ -10,10 +10,11 @@ import difflib
 import importlib
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from textrnn.config import apply_overrides, from_dict
 from textrnn.errors import ConfigError
@@ -111,6 +112,12 @@ def run_recipe(name_or_path: str, overrides: list[str] = (), quick: bool = False
     recipe = load_recipe(name_or_path, overrides, quick)
     if device is not None:
         recipe.train["device"] = device
+    from textrnn.distributed import world_size
+
+    if recipe.runner != "text" and world_size() > 1:
+        # the drills train without DistributedDataParallel: every process would train, print and write alone
+        raise ConfigError(f"the {recipe.name} recipe runs in one process; run it without torchrun "
+                          "(text recipes and 'textrnn train' can be distributed)")
     out_dir = Path(out or f"runs/{recipe.name}{'-quick' if quick else ''}")
     module_name, _, function = RUNNERS[recipe.runner].partition(":")
     runner = getattr(importlib.import_module(module_name), function)

@@ -74,6 +74,7 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
         predicted = forecast(mode, predict(model, x[cut_valid:]))
         metrics = report(truth, predicted)
         metrics["epochs"] = len(history.epochs)
+        metrics["seconds_per_epoch"] = sum(e["seconds"] for e in history.epochs) / max(1, len(history.epochs))
         models[mode] = metrics
         forecasts[mode] = predicted
         if best is None or metrics["mse"] < best[0]:
@@ -87,10 +88,11 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     shown = slice(0, min(200, len(truth)))
     plot_series(truth[shown], {"last value": naive[shown], **{m: f[shown] for m, f in forecasts.items()}},
                 out_dir / "forecast.png", "Noisy sine: next-value forecasts on the test part")
-    metrics = base_metrics(recipe, None, "cpu")
     best_mse, best_mode, best_model, best_settings = best
+    metrics = base_metrics(recipe, None, str(next(best_model.parameters()).device))
     metrics.update({"models": models, "baseline_last_value": baseline, "table": text,
                     "seconds": round(time.perf_counter() - began, 1),
+                    "seconds_per_epoch": sum(m["seconds_per_epoch"] for m in models.values()) / len(models),
                     "valid": {**models[best_mode], "model": best_mode, "baseline_mse": baseline["mse"]},
                     "epochs": int(recipe.train.get("epochs", 10))})
     save_regressor(out_dir, best_model, best_settings, {"recipe": recipe.name, "drill": "sine", "model": best_mode},
