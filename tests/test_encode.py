@@ -46,3 +46,13 @@ def test_lm_windows_are_contiguous_and_shifted():
     assert joined.tolist() == [list(range(9)), list(range(10, 19))]
     for x, y in windows:
         assert (y - x).eq(1).all()
+
+
+def test_batch_counts_tokens_not_rows():
+    import torch
+
+    from textrnn.encode import Batch
+
+    assert Batch(ids=torch.zeros(4, 32, dtype=torch.long), targets=torch.zeros(4, 32, dtype=torch.long)).num_tokens() == 128
+    assert Batch(ids=torch.zeros(2, 5, dtype=torch.long), lengths=torch.tensor([5, 3])).num_tokens() == 8
+    assert Batch(inputs=torch.zeros(3, 100, 2), targets=torch.zeros(3)).num_tokens() == 300

@@ -81,7 +81,12 @@ class Batch:
         return len(self.lengths) if self.lengths is not None else len(self.targets)
 
     def num_tokens(self) -> int:
-        return int(self.lengths.sum()) if self.lengths is not None else self.size
+        """Real (unpadded) time steps: the lengths' sum, else every step of the ids or inputs (LM windows,
+        fixed-length numeric sequences)."""
+        if self.lengths is not None:
+            return int(self.lengths.sum())
+        steps = self.ids if self.ids is not None else self.inputs
+        return int(steps.shape[0] * steps.shape[1]) if steps is not None and steps.dim() >= 2 else self.size
 
 
 def bucket_batches(lengths: Sequence[int], batch_size: int, shuffle: bool = True, seed: int = 0,

@@ -51,6 +51,7 @@ class DataSettings:
     label_field: str = "label"
     limit: int | None = None           # use only the first N train examples (quick runs)
     valid_limit: int | None = None
+    max_chars: int | None = None       # keep only the first N characters of train and of valid (one-text corpora)
     valid_fraction: float | None = None
     extra: str = ""                    # extra unlabelled text for word2vec: "unsup" (IMDB's 50k reviews)
     extra_limit: int | None = None
@@ -160,6 +161,8 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
         corpus.train = corpus.train[: data.limit]
     if data.valid_limit:
         corpus.valid = corpus.valid[: data.valid_limit]
+    if data.max_chars:
+        corpus.train, corpus.valid = _first_characters(corpus.train, data.max_chars), _first_characters(corpus.valid, data.max_chars)
     extra = []
     if data.extra:
         extra = load_unlabelled(data.corpus, data_dir=data_dir)[: data.extra_limit]
@@ -223,6 +226,20 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     pipe.save(out_dir, metrics)
     _log(quiet, f"saved to {out_dir}")
     return metrics
+
+
+def _first_characters(examples: list, count: int) -> list:
+    """The examples whose text falls in the first ``count`` characters, the last one cut to fit."""
+    import dataclasses
+
+    kept, left = [], count
+    for example in examples:
+        if left <= 0:
+            break
+        text = example.text or ""
+        kept.append(dataclasses.replace(example, text=text[:left]) if len(text) > left else example)
+        left -= len(text)
+    return kept
 
 
 def _show_neighbours(pipe, recipe: Recipe, quiet: bool) -> None:
