@@ -175,3 +175,32 @@ def test_tagger_and_lm_roundtrip(tmp_path, conll_file, text_file):
     again = textrnn.load(tmp_path / "lm")
     assert again.score(["the cat sat"])[0]["logprob"] == pytest.approx(lm.score(["the cat sat"])[0]["logprob"], abs=1e-5)
     assert again.generate("the", max_tokens=5, seed=1) == lm.generate("the", max_tokens=5, seed=1)
+
+
+def test_saved_files_follow_the_umask(classifier, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        run_dir = classifier.save(tmp_path / "shared-run")
+    finally:
+        os.umask(old)
+    for path in run_dir.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path.name
+
+
+def test_a_failed_weights_write_is_an_os_error_naming_the_cause(tmp_path):
+    import errno
+
+    import pytest
+    from safetensors import SafetensorError
+
+    from textrnn.pipeline import _write_weights
+
+    def full_disk(model, filename):
+        raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: \"No space left on device\" }) (os error 28)")
+
+    with pytest.raises(OSError) as caught:
+        _write_weights(full_disk, None, tmp_path / "model.safetensors")
+    assert caught.value.errno == errno.ENOSPC

@@ -6,10 +6,11 @@ JSON value on stdout; progress and logs go to stderr.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,12 +22,25 @@ app.add_typer(train_app, name="train")
 _state = {"debug": False}
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON value on stdout.")]
-Device = Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+Device = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
 
 
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
     _state["debug"] = debug
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during training, carried to main(): typer turns a KeyboardInterrupt into a bare exit code."""
+
+
+@contextlib.contextmanager
+def _training():
+    """Keep the interrupt's message (where the checkpoint was saved) for main() to print."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        raise _Interrupted(str(interrupt) or "interrupted") from None
 
 
 def _emit(value, as_json: bool, text: str | None = None) -> None:
@@ -64,13 +78,13 @@ def list_command(as_json: Json = False) -> None:
 def run(
     recipe: Annotated[str, typer.Argument(help="A recipe name (textrnn list) or a path to a .toml recipe.")],
     quick: Annotated[bool, typer.Option("--quick", help="The recipe's seconds-long form.")] = False,
-    set_: Annotated[Optional[list[str]], typer.Option("-s", "--set", help="Override a setting: -s train.epochs=3")] = None,
-    out: Annotated[Optional[str], typer.Option("--out", help="Run directory (default runs/RECIPE).")] = None,
-    data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Folder holding the corpora (else TEXTRNN_DATA_DIR).")] = None,
-    data: Annotated[Optional[str], typer.Option("--data", help="Your own data file instead of the recipe's corpus.")] = None,
-    time_column: Annotated[Optional[str], typer.Option("--time-column", help="energy: the time column of --data.")] = None,
-    value_column: Annotated[Optional[str], typer.Option("--value-column", help="energy: the value column of --data.")] = None,
-    cell: Annotated[Optional[str], typer.Option("--cell", help="rnn, lstm or gru (shorthand for -s model.cell=...).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("-s", "--set", help="Override a setting: -s train.epochs=3")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Run directory (default runs/RECIPE).")] = None,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder holding the corpora (else TEXTRNN_DATA_DIR).")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="Your own data file instead of the recipe's corpus.")] = None,
+    time_column: Annotated[str | None, typer.Option("--time-column", help="energy: the time column of --data.")] = None,
+    value_column: Annotated[str | None, typer.Option("--value-column", help="energy: the value column of --data.")] = None,
+    cell: Annotated[str | None, typer.Option("--cell", help="rnn, lstm or gru (shorthand for -s model.cell=...).")] = None,
     device: Device = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
@@ -88,8 +102,9 @@ def run(
         overrides.append(f"drill.time_column={json.dumps(time_column)}")
     if value_column:
         overrides.append(f"drill.value_column={json.dumps(value_column)}")
-    metrics = run_recipe(recipe, overrides, quick=quick, out=out, data_dir=data_dir, device=device, resume=resume,
-                         quiet=quiet)
+    with _training():
+        metrics = run_recipe(recipe, overrides, quick=quick, out=out, data_dir=data_dir, device=device,
+                             resume=resume, quiet=quiet)
     if not metrics:   # a distributed rank other than 0: rank 0 reports
         return
     headline = metrics.get("test") or metrics.get("valid") or {}
@@ -127,7 +142,8 @@ def _read_texts(texts: list[str] | None, file: Path | None, text_field: str = "t
             raise DataError(f"{file}: no such file")
         import gzip
 
-        opener = gzip.open if file.read_bytes()[:2] == b"\x1f\x8b" else open
+        with open(file, "rb") as f:   # the first two bytes only: the file may be bigger than memory
+            opener = gzip.open if f.read(2) == b"\x1f\x8b" else open
         with opener(file, "rt", encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
                 line = line.rstrip("\r\n")
@@ -177,8 +193,8 @@ def evaluate(
 @app.command()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A saved classifier run directory.")],
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify.")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="One text per line, or JSON lines with a text field.")] = None,
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="One text per line, or JSON lines with a text field.")] = None,
     text_field: Annotated[str, typer.Option("--text-field")] = "text",
     top: Annotated[int, typer.Option("--top", help="How many labels to show per text.")] = 1,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
@@ -223,8 +239,8 @@ def predict(
 @app.command()
 def tag(
     run_dir: Annotated[Path, typer.Argument(help="A saved tagger run directory.")],
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Sentences to tag.")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="One sentence per line.")] = None,
+    texts: Annotated[list[str] | None, typer.Argument(help="Sentences to tag.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="One sentence per line.")] = None,
     device: Device = None,
     as_json: Json = False,
 ) -> None:
@@ -253,7 +269,7 @@ def generate(
     top_k: Annotated[int, typer.Option("--top-k")] = 0,
     top_p: Annotated[float, typer.Option("--top-p")] = 1.0,
     beam: Annotated[int, typer.Option("--beam")] = 1,
-    seed: Annotated[Optional[int], typer.Option("--seed")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="A prompt loop (:help for commands).")] = False,
     device: Device = None,
     as_json: Json = False,
@@ -304,7 +320,7 @@ def score(
 def complete(
     run_dir: Annotated[Path, typer.Argument(help="A saved language-model run directory.")],
     text: Annotated[str, typer.Argument(help="A sentence with one blank written ___ .")],
-    candidates: Annotated[Optional[str], typer.Option("--candidates", help="Comma-separated fills to rank.")] = None,
+    candidates: Annotated[str | None, typer.Option("--candidates", help="Comma-separated fills to rank.")] = None,
     top: Annotated[int, typer.Option("--top")] = 3,
     device: Device = None,
     as_json: Json = False,
@@ -324,9 +340,10 @@ def _train(task: str, data: Path, valid: Path | None, text_field: str, label_fie
            quiet: bool, as_json: bool) -> None:
     from textrnn.custom import train_custom
 
-    metrics = train_custom(task, data, valid=valid, text_field=text_field, label_field=label_field,
-                           tokenizer=tokenizer, embedding=embedding, cell=cell, out=out, overrides=list(set_ or []),
-                           device=device, resume=resume, quiet=quiet)
+    with _training():
+        metrics = train_custom(task, data, valid=valid, text_field=text_field, label_field=label_field,
+                               tokenizer=tokenizer, embedding=embedding, cell=cell, out=out,
+                               overrides=list(set_ or []), device=device, resume=resume, quiet=quiet)
     if not metrics:   # a distributed rank other than 0: rank 0 reports
         return
     _emit(metrics, as_json, f"{task}: {_short(metrics['valid'])}\nsaved to {out}")
@@ -335,14 +352,14 @@ def _train(task: str, data: Path, valid: Path | None, text_field: str, label_fie
 def _train_command(task: str, default_tokenizer: str):
     def command(
         data: Annotated[Path, typer.Option("--data", help="Train file: jsonl, csv/tsv, txt or CoNLL columns.")],
-        valid: Annotated[Optional[Path], typer.Option("--valid", help="Validation file (else a seeded slice of train).")] = None,
+        valid: Annotated[Path | None, typer.Option("--valid", help="Validation file (else a seeded slice of train).")] = None,
         text_field: Annotated[str, typer.Option("--text-field")] = "text",
         label_field: Annotated[str, typer.Option("--label-field")] = "label",
         tokenizer: Annotated[str, typer.Option("--tokenizer", help="word, char or sentencepiece.")] = default_tokenizer,
         embedding: Annotated[str, typer.Option("--embedding", help="learned, onehot or word2vec.")] = "learned",
         cell: Annotated[str, typer.Option("--cell", help="rnn, lstm or gru.")] = "lstm",
         out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path(f"runs/{task}"),
-        set_: Annotated[Optional[list[str]], typer.Option("-s", "--set", help="Override a setting: -s train.epochs=3")] = None,
+        set_: Annotated[list[str] | None, typer.Option("-s", "--set", help="Override a setting: -s train.epochs=3")] = None,
         device: Device = None,
         resume: Annotated[bool, typer.Option("--resume")] = False,
         quiet: Annotated[bool, typer.Option("--quiet")] = False,
@@ -364,8 +381,8 @@ for _task, _tokenizer in (("classify", "word"), ("tag", "word"), ("lm", "word"))
 def main() -> None:
     """Entry point: run the app; user errors become one line on stderr and a non-zero exit code."""
     try:
-        app(standalone_mode=False)
-    except KeyboardInterrupt as interrupt:
+        code = app(standalone_mode=False)
+    except (KeyboardInterrupt, _Interrupted) as interrupt:
         message = str(interrupt) or "interrupted"
         print(f"textrnn: {message}; continue with --resume", file=sys.stderr)
         sys.exit(130)
@@ -389,9 +406,17 @@ def main() -> None:
         if isinstance(error, TextrnnError):
             print(f"textrnn: error: {error}", file=sys.stderr)
             sys.exit(error.exit_code)
+        if isinstance(error, OSError):   # the machine, not textrnn: a full disk, a missing folder, no permission
+            print(f"textrnn: error: {error}", file=sys.stderr)
+            sys.exit(1)
         print(f"textrnn: internal error: {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
         sys.exit(1)
+    # without standalone mode typer returns the code of an Exit, and of a Ctrl-C outside training (130)
+    if isinstance(code, int) and code:
+        if code == 130:
+            print("textrnn: interrupted", file=sys.stderr)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ Padding is id 0 everywhere (``vocab.PAD_ID``) and always on the right, so ``leng
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -68,7 +68,7 @@ class Batch:
     casing: torch.Tensor | None = None
     index: list[int] = field(default_factory=list)
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         moved = {}
         for f in fields(self):
             value = getattr(self, f.name)

@@ -25,3 +25,10 @@ class PipelineError(TextrnnError):
 
 class TrainingError(TextrnnError):
     """Training that cannot go on (a non-finite loss, memory exhausted); the last good checkpoint stays."""
+
+
+class SaveError(TextrnnError, OSError):
+    """A file that could not be written (disk full, a file-size limit, no permission); the previous one stays.
+
+    Also an OSError, so code that catches failed writes as OSError keeps working.
+    """

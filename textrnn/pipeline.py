@@ -17,20 +17,21 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
 import sys
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
 from textrnn import __version__
 from textrnn.config import from_dict, to_dict
-from textrnn.embeddings import EmbeddingConfig
 from textrnn.errors import ConfigError, PipelineError
-from textrnn.fileio import atomic_write_bytes, atomic_write_json, clean_temporaries
+from textrnn.fileio import atomic_write_json, clean_temporaries
 from textrnn.models import MODELS
 from textrnn.tasks import task_module
 from textrnn.tokenize import CharTokenizer, SentencePieceTokenizer, WordTokenizer, tokenizer_from_config
@@ -130,7 +131,7 @@ class Pipeline:
                  vocab: dict | None = None, embedding: Any = None, model: dict | None = None,
                  encode: dict | None = None, lm: dict | None = None, train_config: dict | None = None,
                  char_features: bool | None = None, word2vec_extra: Iterable[str] = (), meta: dict | None = None,
-                 quiet: bool = False) -> "Pipeline":
+                 quiet: bool = False) -> Pipeline:
         """A new, untrained pipeline whose tokenizer, vocabulary and labels are built from the train split.
 
         ``tokenizer``: "word" | "char" | "sentencepiece" or a dict of TokenizerConfig; ``vocab``: VocabConfig
@@ -155,11 +156,11 @@ class Pipeline:
         return cls._from_examples(config, examples, corpus, quiet)
 
     @classmethod
-    def from_config(cls, config: PipelineConfig, corpus, quiet: bool = False) -> "Pipeline":
+    def from_config(cls, config: PipelineConfig, corpus, quiet: bool = False) -> Pipeline:
         return cls._from_examples(config, list(corpus.train), corpus, quiet)
 
     @classmethod
-    def _from_examples(cls, config: PipelineConfig, examples: list, corpus, quiet: bool) -> "Pipeline":
+    def _from_examples(cls, config: PipelineConfig, examples: list, corpus, quiet: bool) -> Pipeline:
         from textrnn.errors import DataError
 
         if not examples:
@@ -192,6 +193,9 @@ class Pipeline:
                 model = dict(config.model)
                 model["char_vocab_size"] = len(char_vocab)
                 config.model = model
+        # the initial weights follow train.seed, so the same settings give the same model in any process (and a
+        # resumed run continues the same one)
+        torch.manual_seed(config.train.seed)
         pipe = cls(config, tokenizer, vocab, labels, char_vocab)
         embedding = pipe.model_config.embedding
         if embedding.kind == "word2vec":
@@ -265,7 +269,7 @@ class Pipeline:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def to(self, device: str | torch.device) -> "Pipeline":
+    def to(self, device: str | torch.device) -> Pipeline:
         self.model.to(resolve_device(device) if isinstance(device, str) else device)
         return self
 
@@ -423,7 +427,7 @@ class Pipeline:
         model = self.model.module if hasattr(self.model, "module") else self.model
         from textrnn.fileio import atomic_write
 
-        atomic_write(run_dir / "model.safetensors", lambda tmp: save_model(model, str(tmp)))
+        atomic_write(run_dir / "model.safetensors", lambda tmp: _write_weights(save_model, model, tmp))
         config = to_dict(self.config)
         config.pop("word2vec_extra", None)
         document = {
@@ -439,7 +443,7 @@ class Pipeline:
         return run_dir
 
     @classmethod
-    def load(cls, run_dir: str | Path, device: str = "cpu") -> "Pipeline":
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> Pipeline:
         """Load a saved pipeline, checking every file; never runs code from the files."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -503,6 +507,21 @@ class Pipeline:
         _load_weights(pipe.model, weights, run_dir / "model.safetensors", vocab)
         pipe.model.eval()
         return pipe.to(device)
+
+
+def _write_weights(save_model, model: torch.nn.Module, tmp: Path) -> None:
+    """safetensors reports a failed write (a full disk, a file-size limit) as its own error with the OS error
+    number in the text; raise it as that OSError, so the save names the file, the cause and the fix."""
+    from safetensors import SafetensorError
+
+    try:
+        save_model(model, str(tmp))
+    except SafetensorError as error:
+        code = re.search(r"os error (\d+)", str(error))
+        if code is None:
+            raise
+        number = int(code.group(1))
+        raise OSError(number, os.strerror(number)) from error
 
 
 def _load_weights(model: torch.nn.Module, weights: dict, path: Path, vocab: Vocab | None) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from textrnn.errors import ConfigError, PipelineError
 from textrnn.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, UNK, UNK_ID, Vocab
@@ -119,7 +120,7 @@ class SentencePieceTokenizer:
         model_type: str = "unigram",
         character_coverage: float = 0.9995,
         max_sentences: int = 2_000_000,
-    ) -> "SentencePieceTokenizer":
+    ) -> SentencePieceTokenizer:
         """Train on texts (the train split only) with textrnn's special-token ids; byte fallback keeps any text."""
         import sentencepiece as spm
 

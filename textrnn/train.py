@@ -9,14 +9,16 @@ a progress bar, and ``history.json``.
 from __future__ import annotations
 
 import copy
+import io
 import math
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -264,11 +266,12 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
             "carry": carry_now, "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         }
-        atomic_write(run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+        atomic_write(run_dir / CHECKPOINT, lambda tmp: tmp.write_bytes(_serialized(state)))
         atomic_write_json(run_dir / "history.json", history.to_dict())
 
     began = time.perf_counter() - history.seconds
-    patience_left = config.early_stopping
+    # epochs since the best one count against the patience, also those before a resume
+    patience_left = config.early_stopping - (start_epoch - history.best_epoch)
     with _StopFlag() as stop:
         for epoch in range(start_epoch, config.epochs):
             model.train()
@@ -366,6 +369,14 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
     if writes:
         atomic_write_json(run_dir / "history.json", history.to_dict())
     return history
+
+
+def _serialized(state: dict) -> memoryview:
+    """The checkpoint's bytes, made in memory: a full disk then fails in Python's write with an OSError that names
+    the cause, where torch's own file writer raises an opaque RuntimeError."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getbuffer()   # a view, not a second copy
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from textrnn.errors import DataError, PipelineError
 from textrnn.fileio import atomic_write_json
@@ -53,7 +53,7 @@ class Vocab:
     @classmethod
     def build(
         cls, token_lists: Iterable[Sequence[str]], min_freq: int = 1, max_size: int | None = None
-    ) -> "Vocab":
+    ) -> Vocab:
         """Build from train token lists: tokens seen at least ``min_freq`` times, most frequent first, ties by token.
 
         ``max_size`` counts the special tokens too. Raises DataError when no token list is given.
@@ -111,7 +111,7 @@ class Vocab:
         atomic_write_json(path, self.itos)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocab":
+    def load(cls, path: str | Path) -> Vocab:
         return cls(_read_token_list(Path(path), "vocabulary"))
 
 
@@ -125,7 +125,7 @@ class LabelVocab:
             raise PipelineError("a label vocabulary cannot hold the same label twice")
 
     @classmethod
-    def build(cls, labels: Iterable[str], order: Sequence[str] | None = None) -> "LabelVocab":
+    def build(cls, labels: Iterable[str], order: Sequence[str] | None = None) -> LabelVocab:
         """Labels in ``order`` when given (e.g. topic names), else sorted; numbers sort numerically."""
         found = {str(label) for label in labels}
         if order is not None:
@@ -171,7 +171,7 @@ class LabelVocab:
         atomic_write_json(path, self.itos)
 
     @classmethod
-    def load(cls, path: str | Path) -> "LabelVocab":
+    def load(cls, path: str | Path) -> LabelVocab:
         return cls(_read_token_list(Path(path), "labels"))
 
 

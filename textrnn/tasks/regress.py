@@ -2,8 +2,8 @@
 window, energy forecasting). Data are arrays rather than text, so the drills build them directly."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
