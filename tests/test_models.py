@@ -145,6 +145,14 @@ def test_recurrent_inits_and_single_bias():
     assert all(p.grad is None and float(p.detach().abs().sum()) == 0 for p in single.parameters() if not p.requires_grad)
     gru = Recurrent("gru", 3, 6, single_bias=True)                     # the GRU's two biases are not redundant
     assert all(p.requires_grad for p in gru.parameters())
+    keras = Recurrent("lstm", 3, 6, num_layers=2, init="keras")
+    recurrent = keras.rnn.weight_hh_l1.detach()                              # (4H, H): Keras's (H, 4H) kernel
+    torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(6), atol=1e-5, rtol=0)
+    bias = keras.rnn.bias_ih_l0.detach()
+    assert bias[6:12].eq(1).all() and bias[:6].eq(0).all() and bias[12:].eq(0).all()   # forget gate only
+    assert float(keras.rnn.bias_hh_l0.detach().abs().sum()) == 0.0
+    gru_keras = Recurrent("gru", 3, 6, init="keras")
+    assert float(gru_keras.rnn.bias_ih_l0.detach().abs().sum()) == 0.0
     with pytest.raises(ConfigError, match="cell"):
         Recurrent("transformer", 3, 6)
     with pytest.raises(ConfigError, match="init"):

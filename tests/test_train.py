@@ -107,6 +107,18 @@ def test_diverging_loss_stops_with_epoch_and_step_and_keeps_the_checkpoint(tmp_p
     assert (tmp_path / CHECKPOINT).read_bytes() == before
 
 
+def test_a_batch_that_does_not_fit_in_memory_names_the_batch_size_to_try(tmp_path):
+    loop = make_loop()
+
+    def step(model, batch, carry):   # a real allocation, far beyond this machine's memory
+        activations = torch.empty(batch.size, 10**12)
+        return activations.sum(), None
+
+    loop.step = step
+    with pytest.raises(TrainingError, match=r"out of memory at epoch 1, step 1 with batch size 32; try -s train.batch_size=16"):
+        fit(Tiny(), loop, TrainConfig(epochs=1, batch_size=32), run_dir=tmp_path, quiet=True)
+
+
 def test_early_stopping_restores_the_best_weights():
     model = Tiny()
     history = fit(model, make_loop(), TrainConfig(epochs=30, lr=0.05, early_stopping=2), quiet=True)

@@ -288,7 +288,9 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 try:
                     with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                         loss, carry = loop.step(model, batch, carry)
-                except torch.OutOfMemoryError:
+                except RuntimeError as error:   # torch.OutOfMemoryError on a GPU, the allocator's RuntimeError on a CPU
+                    if not _out_of_memory(error):
+                        raise
                     raise TrainingError(f"out of memory at epoch {epoch + 1}, step {step + 1} with batch size "
                                         f"{config.batch_size}; try -s train.batch_size={max(1, config.batch_size // 2)}") from None
                 if not torch.isfinite(loss):
@@ -369,6 +371,12 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
     if writes:
         atomic_write_json(run_dir / "history.json", history.to_dict())
     return history
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    """Whether a failed step ran out of memory: CUDA's OutOfMemoryError, or the CPU and MPS allocators' messages."""
+    text = str(error)
+    return isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
 
 
 def _serialized(state: dict) -> memoryview:

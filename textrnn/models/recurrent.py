@@ -25,7 +25,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from textrnn.errors import ConfigError
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-INITS = ("default", "orthogonal", "identity")
+INITS = ("default", "orthogonal", "identity", "keras")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -66,7 +66,9 @@ class Recurrent(nn.Module):
     ``dropout`` applies between layers. ``init``: "default" (PyTorch's uniform), "orthogonal" (each gate block of
     the recurrent matrices orthogonal, a remedy for the SimpleRNN's vanishing gradients) or "identity" (each gate
     block of the recurrent matrices the identity and the biases zero, as in Le et al. 2015's IRNN; we keep tanh,
-    which bounds the activations, rather than ReLU). ``single_bias``: PyTorch's RNN and LSTM carry two bias
+    which bounds the activations, rather than ReLU) or "keras" (Keras's defaults: Glorot-uniform input weights, an
+    orthogonal recurrent matrix, zero biases and, for the LSTM, a forget-gate bias of 1, which keeps memory over
+    long sequences from the first step). ``single_bias``: PyTorch's RNN and LSTM carry two bias
     vectors (``bias_ih`` and ``bias_hh``) where one suffices; with ``single_bias=True`` ``bias_hh`` is zero and
     frozen (``requires_grad=False``), so trainable counts match Keras. The GRU's two biases are not redundant
     (``bias_hh_n`` sits inside the reset gate, as in Keras's ``reset_after=True``), so the GRU keeps both.
@@ -107,6 +109,9 @@ class Recurrent(nn.Module):
     def _initialise(self, init: str) -> None:
         if init == "default":
             return
+        if init == "keras":
+            self._initialise_like_keras()
+            return
         gates = GATES[self.cell]
         with torch.no_grad():
             for name, parameter in self.named_parameters():
@@ -118,6 +123,18 @@ class Recurrent(nn.Module):
                             block.copy_(torch.eye(self.hidden_dim))
                 elif ".bias" in name and init == "identity":
                     parameter.zero_()
+
+    def _initialise_like_keras(self) -> None:
+        with torch.no_grad():
+            for name, parameter in self.named_parameters():
+                if ".weight_ih" in name:
+                    nn.init.xavier_uniform_(parameter)                      # Keras: glorot_uniform on the kernel
+                elif ".weight_hh" in name:
+                    nn.init.orthogonal_(parameter)                          # Keras: orthogonal recurrent kernel
+                elif ".bias" in name:
+                    parameter.zero_()
+                    if self.cell == "lstm" and ".bias_ih" in name:          # gates i, f, g, o: unit_forget_bias
+                        parameter[self.hidden_dim: 2 * self.hidden_dim] = 1.0
 
     def initial_state(self, batch_size: int, device: torch.device | str | None = None,
                       dtype: torch.dtype | None = None) -> Any:

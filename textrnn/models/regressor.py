@@ -36,7 +36,7 @@ class RegressorConfig:
     dropout: float = 0.0             # between recurrent layers
     mode: str = "many_to_one"        # "many_to_one" | "many_to_many" | "repeat"
     horizon: int = 1                 # steps the "repeat" decoder forecasts
-    init: str = "default"            # "default" | "orthogonal" | "identity" (recurrent weights)
+    init: str = "default"            # "default" | "orthogonal" | "identity" | "keras" (recurrent weights)
     single_bias: bool = False        # one bias vector per RNN/LSTM layer, as in Keras
     loss: str = "mse"                # "mse" | "mae" | "huber"
     packed: bool = False
