@@ -3,13 +3,12 @@ overrides, with an error that names the key for anything unknown or of the wrong
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import types
 import typing
 from typing import Any, TypeVar
 
-from textrnn.errors import ConfigError
+from textrnn.errors import ConfigError, closest_name
 
 T = TypeVar("T")
 
@@ -85,8 +84,8 @@ def from_dict(cls: type[T], data: dict, where: str = "") -> T:
     for key, value in data.items():
         full = f"{where}.{key}" if where else key
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = closest_name(key, names)
+            hint = f" (did you mean {close!r}?)" if close else ""
             raise ConfigError(f"unknown setting {full!r}{hint}; valid keys: {', '.join(names)}")
         kwargs[key] = _coerce(value, hints[key], full)
     return cls(**kwargs)

@@ -8,7 +8,6 @@ when all of these fail the error names every place it looked and how to provide 
 """
 from __future__ import annotations
 
-import difflib
 import gzip
 import hashlib
 import json
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import tomllib
 
-from textrnn.errors import DataError
+from textrnn.errors import DataError, closest_name
 from textrnn.fileio import atomic_write
 
 DATA_ENV = "TEXTRNN_DATA_DIR"
@@ -57,8 +56,8 @@ def read_card(name: str) -> dict:
         path = corpora_dir() / f"{name}.toml"
         if not path.is_file():
             known = corpus_names()
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = closest_name(name, known)
+            hint = f"did you mean {close!r}? " if close else ""
             raise DataError(f"unknown corpus {name!r}; {hint}known corpora: {', '.join(known)}; "
                             f"for your own files use Corpus.from_files (or --data FILE)")
     try:

@@ -32,3 +32,11 @@ class SaveError(TextrnnError, OSError):
 
     Also an OSError, so code that catches failed writes as OSError keeps working.
     """
+
+
+def closest_name(name: str, known: list[str]) -> str | None:
+    """The known name closest to a mistyped one (for "did you mean ...?" hints), or None."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return close[0] if close else None

@@ -6,7 +6,6 @@ recipe's own ``quick`` overrides (a seconds-long form for tests), then ``-s key=
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import Any
 import tomllib
 
 from textrnn.config import apply_overrides, from_dict
-from textrnn.errors import ConfigError
+from textrnn.errors import ConfigError, closest_name
 
 RUNNERS = {
     "text": "textrnn.recipes:run_text",
@@ -83,8 +82,8 @@ def read_recipe(name_or_path: str) -> tuple[dict, Path]:
         path = recipes_dir() / f"{name_or_path}.toml"
         if not path.exists():
             names = recipe_names()
-            close = difflib.get_close_matches(name_or_path, names, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            close = closest_name(name_or_path, names)
+            hint = f" Did you mean {close!r}?" if close else ""
             raise ConfigError(f"unknown recipe {name_or_path!r}.{hint} Known recipes: {', '.join(names)}; "
                               "or give a path to a .toml recipe file")
     try:
