@@ -130,6 +130,23 @@ def test_recurrent_state_carries_and_is_not_stored():
     torch.testing.assert_close(rnn(x, state=zeros)[0], whole)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_single_step_path_equals_the_fused_kernel(cell):
+    rnn = Recurrent(cell, 5, 7, num_layers=2).eval()
+    x = torch.randn(3, 1, 5)
+    state = rnn.initial_state(3)
+    state = tuple(torch.randn_like(s) for s in state) if cell == "lstm" else torch.randn_like(state)
+    fused_out, _, fused_state = rnn(x, None, state)                     # gradients on: the fused kernel
+    with torch.inference_mode():
+        step_out, _, step_state = rnn(x, None, state)                  # one step without gradients: _cpu_step
+        first_out, _, _ = rnn(x, None, None)
+    torch.testing.assert_close(step_out, fused_out.detach(), atol=1e-5, rtol=1e-5)
+    for ours, theirs in zip(step_state if cell == "lstm" else (step_state,),
+                            fused_state if cell == "lstm" else (fused_state,), strict=True):
+        torch.testing.assert_close(ours, theirs.detach(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(first_out, rnn(x)[0].detach(), atol=1e-5, rtol=1e-5)
+
+
 def test_recurrent_inits_and_single_bias():
     orthogonal = Recurrent("lstm", 3, 6, init="orthogonal")
     for block in orthogonal.rnn.weight_hh_l0.detach().chunk(4, 0):
