@@ -498,3 +498,21 @@ def test_models_registry_builds_every_model():
         model = model_class(config) if name == "regressor" else (
             model_class(config, VOCAB) if name == "lm" else model_class(config, VOCAB, 3))
         assert isinstance(model, nn.Module) and math.isfinite(sum(float(p.detach().sum()) for p in model.parameters()))
+
+
+def test_dropout_keeps_the_expectation_and_is_off_in_eval():
+    from textrnn.layers import Dropout, dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(200, 500, requires_grad=True)
+    y = dropout(x, 0.3, True)
+    kept = y.detach() != 0
+    assert abs(float(kept.float().mean()) - 0.7) < 0.01                 # about 1 - p kept
+    torch.testing.assert_close(y.detach()[kept], torch.full((int(kept.sum()),), 1 / 0.7))   # scaled by 1 / (1 - p)
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())                      # the gradient passes through the same mask
+    assert dropout(x, 0.3, False) is x and dropout(x, 0.0, True) is x
+    layer = Dropout(0.5).eval()
+    assert layer(x) is x
+    with pytest.raises(ValueError, match="dropout"):
+        Dropout(1.5)

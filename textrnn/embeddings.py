@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textrnn.errors import ConfigError, DataError
+from textrnn.layers import dropout
 from textrnn.vocab import PAD_ID, SPECIALS
 
 KINDS = ("learned", "onehot", "word2vec")
@@ -52,7 +53,7 @@ class LearnedEmbedding(nn.Embedding):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         vectors = super().forward(ids)                                   # (B, T, D)
-        return F.dropout(vectors, self.dropout, self.training) if self.dropout > 0 else vectors
+        return dropout(vectors, self.dropout, self.training) if self.dropout > 0 else vectors
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", dropout={self.dropout}" if self.dropout > 0 else "")
@@ -70,7 +71,7 @@ class OneHotEmbedding(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         vectors = F.one_hot(ids, self.vocab_size).float()               # (B, T, V)
         vectors = vectors * (ids != PAD_ID).unsqueeze(-1)                # the pad row is zero
-        return F.dropout(vectors, self.dropout, self.training) if self.dropout > 0 else vectors
+        return dropout(vectors, self.dropout, self.training) if self.dropout > 0 else vectors
 
     def extra_repr(self) -> str:
         return f"{self.vocab_size}" + (f", dropout={self.dropout}" if self.dropout > 0 else "")

@@ -15,6 +15,7 @@ from torch import nn
 from textrnn.embeddings import EmbeddingConfig, build_embedding
 from textrnn.encode import mask as length_mask
 from textrnn.errors import ConfigError
+from textrnn.layers import Dropout
 from textrnn.models.recurrent import Recurrent
 
 POOLINGS = ("last", "max", "mean", "last+max", "max+mean")
@@ -110,7 +111,7 @@ class Classifier(nn.Module):
         self.rnn = Recurrent(config.cell, width, config.hidden_dim, config.num_layers, config.bidirectional,
                              config.dropout, packed=config.packed, init=config.init)
         features = self.rnn.output_dim * len(config.pooling.split("+"))
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.hidden = nn.Linear(features, config.head_dim) if config.head_dim > 0 else None
         self.output = nn.Linear(config.head_dim if config.head_dim > 0 else features, num_classes)
         weights = torch.tensor(config.class_weights, dtype=torch.float) if config.class_weights is not None else None

@@ -15,6 +15,7 @@ from torch import nn
 
 from textrnn.embeddings import EmbeddingConfig, build_embedding
 from textrnn.errors import ConfigError
+from textrnn.layers import Dropout
 from textrnn.models.recurrent import Recurrent
 from textrnn.vocab import PAD_ID
 
@@ -41,7 +42,7 @@ class LanguageModel(nn.Module):
         self.embedding = build_embedding(config.embedding, vocab_size)
         self.rnn = Recurrent(config.cell, self.embedding.dim, config.hidden_dim, config.num_layers,
                              dropout=config.dropout)
-        self.dropout = nn.Dropout(config.output_dropout)
+        self.dropout = Dropout(config.output_dropout)
         width = config.hidden_dim
         self.projection = None
         if config.tie_weights:

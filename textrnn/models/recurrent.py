@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textrnn.errors import ConfigError
+from textrnn.layers import dropout
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 INITS = ("default", "orthogonal", "identity", "keras")
@@ -237,7 +238,7 @@ class Recurrent(nn.Module):
         states = []
         for layer, (forward, backward) in enumerate(zip(self.forward_layers, self.backward_layers, strict=True)):
             if layer > 0 and self.dropout > 0:
-                x = F.dropout(x, self.dropout, self.training)
+                x = dropout(x, self.dropout, self.training)
             ahead, ahead_state = self._run(forward, x, lengths, _select(state, 2 * layer))
             behind, behind_state = self._run(backward, reverse_within_lengths(x, lengths), lengths,
                                              _select(state, 2 * layer + 1))

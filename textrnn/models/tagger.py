@@ -15,6 +15,7 @@ from torch import nn
 from textrnn.embeddings import EmbeddingConfig, build_embedding
 from textrnn.encode import mask as length_mask
 from textrnn.errors import ConfigError
+from textrnn.layers import Dropout
 from textrnn.models.classifier import full_lengths
 from textrnn.models.crf import CRF
 from textrnn.models.recurrent import Recurrent
@@ -127,7 +128,7 @@ class Tagger(nn.Module):
             width += config.casing_dim
         self.rnn = Recurrent(config.cell, width, config.hidden_dim, config.num_layers, config.bidirectional,
                              config.dropout, packed=config.packed)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.output = nn.Linear(self.rnn.output_dim, num_tags)
         self.crf = CRF(num_tags) if config.crf else None
 
