@@ -86,6 +86,12 @@ def main() -> None:
                   f"{fmt(row['hf_tokenizers_seconds'])} | {fmt(row['ratio_to_keras'])} | {machine_text(row['machine'])} | {row['date']} |"]
         if row.get("ratio_to_keras") and row["ratio_to_keras"] > 0.5:
             behind.append(f"- vectorizing takes {row['ratio_to_keras']:.2f} x Keras's time (target 0.5).")
+    for row in results.get("scaling", []):
+        lines += ["", "## How cost grows", "", f"{row['what']} ({machine_text(row['machine'])}, {row['date']}, "
+                  f"`{row['command']}`):", "", "| run | s/epoch | peak MB |", "|---|---|---|"]
+        lines += [f"| {name} | {r['seconds_per_epoch']} | {r['peak_mb']} |" for name, r in row["result"].items()]
+        lines += ["", "Lengths are cut at 100, 200 and 400 tokens; many newswires are shorter than the longer cuts, "
+                  "so the real tokens grow less than 2x and 4x there."]
     other = results.get("other", [])
     if other:
         lines += ["", "## Other measurements", ""]
