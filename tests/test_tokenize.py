@@ -20,6 +20,7 @@ def test_word_tokenizer_lower_and_spans():
     tokenizer = WordTokenizer(lower=True)
     assert tokenizer.tokenize("The CAT") == ["the", "cat"]
     assert WordTokenizer().spans("Hi, Bob") == [("Hi", 0, 2), (",", 2, 3), ("Bob", 4, 7)]
+    assert tokenizer.spans("The CAT") == [("The", 0, 3), ("CAT", 4, 7)]   # as written, beside their offsets
 
 
 def test_word_detokenize_reads_naturally():

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import sys
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -348,12 +347,9 @@ class Pipeline:
         self._require("tag", "tag")
         texts = list(texts)
         if isinstance(self.tokenizer, WordTokenizer):
-            # the words as written: the characters and casing features need them, and normalize_tokens
-            # lower-cases the word ids as in training
-            spans = []
-            for text in texts:
-                written = unicodedata.normalize("NFC", text)
-                spans.append([(written[s:e], s, e) for _, s, e in self.tokenizer.spans(text)][:PREDICT_MAX_TOKENS])
+            # spans are the words as written: the characters and casing features need them, and
+            # normalize_tokens lower-cases the word ids as in training
+            spans = [self.tokenizer.spans(text)[:PREDICT_MAX_TOKENS] for text in texts]
         else:
             spans = []
             for text in texts:

@@ -69,10 +69,10 @@ class WordTokenizer:
         return _WORD_RE.findall(text.lower() if self.lower else text)
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
-        """Tokens with their character offsets (start, end) in the NFC-normalised text (the input itself for
-        text that is already NFC, as nearly all text is)."""
+        """The words as written (never lower-cased: they belong with their offsets) with their character offsets
+        (start, end) in the NFC-normalised text (the input itself for text that is already NFC, as nearly all is)."""
         text = unicodedata.normalize("NFC", text)
-        return [(m.group().lower() if self.lower else m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+        return [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
 
     def detokenize(self, tokens: Iterable[str]) -> str:
         out: list[str] = []
