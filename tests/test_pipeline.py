@@ -135,14 +135,14 @@ def test_safetensors_with_wrong_shapes(saved, classifier):
 def test_a_failed_save_keeps_the_previous_model(classifier, tmp_path, monkeypatch):
     run = classifier.save(tmp_path / "run")
     good = (run / "model.safetensors").read_bytes()
-    import safetensors.torch
+    import textrnn.pipeline
 
-    def explode(model, path, *args, **kwargs):
+    def explode(model, path):
         with open(path, "wb") as f:
             f.write(b"half")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(safetensors.torch, "save_model", explode)
+    monkeypatch.setattr(textrnn.pipeline, "_write_weights", explode)
     with pytest.raises(OSError):
         classifier.save(run)
     assert (run / "model.safetensors").read_bytes() == good
@@ -190,17 +190,32 @@ def test_saved_files_follow_the_umask(classifier, tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path.name
 
 
-def test_a_failed_weights_write_is_an_os_error_naming_the_cause(tmp_path):
-    import errno
+def test_a_weights_file_over_the_file_size_limit_fails_naming_the_cause(classifier, tmp_path):
+    import resource
+    import signal
+    import subprocess
+    import sys
 
-    import pytest
-    from safetensors import SafetensorError
+    classifier.save(tmp_path / "good")
+    weights = (tmp_path / "good" / "model.safetensors").stat().st_size
+    largest_other = max(p.stat().st_size for p in (tmp_path / "good").iterdir() if p.name != "model.safetensors")
+    limit = (weights + largest_other) // 2          # the small files fit, the weights do not
+    assert largest_other < limit < weights
+    script = ("import sys, textrnn\n"
+              "from textrnn.errors import SaveError\n"
+              "try:\n"
+              "    textrnn.load(sys.argv[1]).save(sys.argv[2])\n"
+              "except SaveError as error:\n"
+              "    print(error); sys.exit(3)\n")
 
-    from textrnn.pipeline import _write_weights
+    def limited():                                  # a real file-size limit; EFBIG instead of SIGXFSZ
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    def full_disk(model, filename):
-        raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: \"No space left on device\" }) (os error 28)")
-
-    with pytest.raises(OSError) as caught:
-        _write_weights(full_disk, None, tmp_path / "model.safetensors")
-    assert caught.value.errno == errno.ENOSPC
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "good"), str(tmp_path / "new")],
+                          capture_output=True, text=True, preexec_fn=limited, timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert "model.safetensors: cannot be written (File too large)" in done.stdout
+    assert "raise the file-size limit (ulimit -f)" in done.stdout
+    assert not (tmp_path / "new" / "model.safetensors").exists()
+    assert not list((tmp_path / "new").glob(".tmp-*"))

@@ -188,9 +188,9 @@ def test_resume_keeps_the_early_stopping_patience(tmp_path):
 
 SLOW_SAVE = """
 import sys, time
-import safetensors.torch
 import torch
 import textrnn
+import textrnn.pipeline
 
 run = sys.argv[1]
 pipe = textrnn.load(run)
@@ -199,14 +199,14 @@ with torch.no_grad():
         parameter.add_(1.0)   # another model: a mix of old and new files would show
 
 
-def half_then_sleep(model, filename, *args, **kwargs):
+def half_then_sleep(model, filename):
     with open(filename, "wb") as f:
         f.write(b"the first half of a safetensors file")
     print("writing", flush=True)
     time.sleep(600)
 
 
-safetensors.torch.save_model = half_then_sleep   # slow the writer down so the kill lands inside the save
+textrnn.pipeline._write_weights = half_then_sleep   # slow the writer down so the kill lands inside the save
 pipe.save(run)
 """
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
 import sys
 from collections.abc import Iterable
@@ -30,7 +29,7 @@ import torch
 from textrnn import __version__
 from textrnn.config import from_dict, to_dict
 from textrnn.errors import ConfigError, PipelineError
-from textrnn.fileio import atomic_write_json, clean_temporaries
+from textrnn.fileio import atomic_write, atomic_write_json, clean_temporaries
 from textrnn.models import MODELS
 from textrnn.tasks import task_module
 from textrnn.tokenize import CharTokenizer, SentencePieceTokenizer, WordTokenizer, tokenizer_from_config
@@ -398,8 +397,6 @@ class Pipeline:
     # ----- saving and loading --------------------------------------------------------------------------------------
     def save(self, run_dir: str | Path, metrics: dict | None = None) -> Path:
         """Write the pipeline files into ``run_dir`` atomically, ``config.json`` (with checksums) last."""
-        from safetensors.torch import save_model
-
         from textrnn.distributed import is_main
 
         run_dir = Path(run_dir)
@@ -421,9 +418,7 @@ class Pipeline:
             self.tokenizer.save_model(run_dir / "spm.model")
             files.append("spm.model")
         model = self.model.module if hasattr(self.model, "module") else self.model
-        from textrnn.fileio import atomic_write
-
-        atomic_write(run_dir / "model.safetensors", lambda tmp: _write_weights(save_model, model, tmp))
+        atomic_write(run_dir / "model.safetensors", lambda tmp: _write_weights(model, tmp))
         config = to_dict(self.config)
         config.pop("word2vec_extra", None)
         document = {
@@ -505,19 +500,21 @@ class Pipeline:
         return pipe.to(device)
 
 
-def _write_weights(save_model, model: torch.nn.Module, tmp: Path) -> None:
-    """safetensors reports a failed write (a full disk, a file-size limit) as its own error with the OS error
-    number in the text; raise it as that OSError, so the save names the file, the cause and the fix."""
-    from safetensors import SafetensorError
+def _write_weights(model: torch.nn.Module, path: Path) -> None:
+    """Write the weights as safetensors into ``path``. The bytes are made in memory, as for the checkpoint, so a
+    full disk fails in Python's write with an OSError that names the cause (safetensors' own file writer raises
+    an opaque error). Tied tensors
+    (an LM's shared embedding and output matrix) are stored once, under the first of their names, as
+    ``safetensors.torch.save_model`` does; loading copies them to every alias."""
+    from safetensors.torch import save
 
-    try:
-        save_model(model, str(tmp))
-    except SafetensorError as error:
-        code = re.search(r"os error (\d+)", str(error))
-        if code is None:
-            raise
-        number = int(code.group(1))
-        raise OSError(number, os.strerror(number)) from error
+    state = model.state_dict()
+    kept: dict[tuple, str] = {}
+    for name in sorted(state):
+        tensor = state[name]
+        key = (tensor.data_ptr(), tuple(tensor.shape)) if tensor.numel() else (name,)
+        kept.setdefault(key, name)
+    path.write_bytes(save({name: state[name].detach().to("cpu").contiguous() for name in kept.values()}))
 
 
 def _load_weights(model: torch.nn.Module, weights: dict, path: Path, vocab: Vocab | None) -> None:
