@@ -403,12 +403,10 @@ def main() -> None:
             sys.exit(130)
         from textrnn.errors import TextrnnError
 
-        if isinstance(error, TextrnnError):
+        # input errors, and the machine's (a full disk, a missing folder, no permission): one line, no traceback
+        if isinstance(error, (TextrnnError, OSError)):
             print(f"textrnn: error: {error}", file=sys.stderr)
-            sys.exit(error.exit_code)
-        if isinstance(error, OSError):   # the machine, not textrnn: a full disk, a missing folder, no permission
-            print(f"textrnn: error: {error}", file=sys.stderr)
-            sys.exit(1)
+            sys.exit(error.exit_code if isinstance(error, TextrnnError) else 1)
         print(f"textrnn: internal error: {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
         sys.exit(1)
