@@ -13,11 +13,10 @@ import hashlib
 import json
 import os
 import sys
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-import tomllib
 
 from textrnn.errors import DataError, closest_name
 from textrnn.fileio import atomic_write

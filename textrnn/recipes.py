@@ -9,11 +9,10 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from textrnn.config import apply_overrides, from_dict
 from textrnn.errors import ConfigError, closest_name
