@@ -56,3 +56,13 @@ def test_batch_counts_tokens_not_rows():
     assert Batch(ids=torch.zeros(4, 32, dtype=torch.long), targets=torch.zeros(4, 32, dtype=torch.long)).num_tokens() == 128
     assert Batch(ids=torch.zeros(2, 5, dtype=torch.long), lengths=torch.tensor([5, 3])).num_tokens() == 8
     assert Batch(inputs=torch.zeros(3, 100, 2), targets=torch.zeros(3)).num_tokens() == 300
+
+
+def test_a_stream_too_short_for_the_batch_names_the_fix():
+    import pytest
+
+    from textrnn.encode import lm_streams
+    from textrnn.errors import DataError
+
+    with pytest.raises(DataError, match=r"56 tokens, too few for 32 rows.*train.batch_size=28"):
+        lm_streams(list(range(56)), 32)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
+from textrnn.errors import DataError
 from textrnn.vocab import PAD_ID
 
 TRUNCATE = ("tail", "head", "head+tail")
@@ -120,7 +121,8 @@ def lm_streams(ids: np.ndarray, batch_size: int) -> torch.Tensor:
     ids = np.asarray(ids, dtype=np.int64)
     per_row = len(ids) // batch_size
     if per_row < 2:
-        raise ValueError(f"a stream of {len(ids)} tokens is too short for {batch_size} rows")
+        raise DataError(f"the text holds {len(ids)} tokens, too few for {batch_size} rows of at least 2: give more "
+                        f"text or set train.batch_size={max(1, len(ids) // 2)} or lower")
     return torch.from_numpy(ids[: per_row * batch_size].reshape(batch_size, per_row).copy())
 
 
