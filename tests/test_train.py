@@ -2,6 +2,7 @@
 atomic and never unpickle code."""
 import os
 import pickle
+import time
 
 import pytest
 import torch
@@ -92,10 +93,40 @@ def test_resume_from_an_epoch_checkpoint(tmp_path):
     fit(straight, make_loop(), config, run_dir=tmp_path / "a", quiet=True)
     torch.manual_seed(0)
     first = Tiny()
-    fit(first, make_loop(), TrainConfig(epochs=3, lr=0.01, seed=1, max_minutes=1e-9), run_dir=tmp_path / "b", quiet=True)
+    fit(first, make_loop(), TrainConfig(epochs=1, lr=0.01, seed=1), run_dir=tmp_path / "b", quiet=True)
     resumed = Tiny()
     fit(resumed, make_loop(), config, run_dir=tmp_path / "b", resume=True, quiet=True)
     assert torch.allclose(weights(straight), weights(resumed))
+
+
+def slow_loop(seconds_per_step):
+    loop = make_loop()
+    inner = loop.step
+
+    def step(model, batch, carry):
+        time.sleep(seconds_per_step)
+        return inner(model, batch, carry)
+
+    return TaskLoop(batches=loop.batches, step=step, evaluate=loop.evaluate)
+
+
+def test_a_time_budget_ends_the_epoch_it_runs_out_in_and_anneals_the_rate_over_the_budget(tmp_path):
+    # 8 steps of 50 ms an epoch; a budget of 0.2 s ends inside the first epoch, which is still evaluated and saved
+    config = TrainConfig(epochs=50, lr=0.01, schedule="cosine", max_minutes=0.2 / 60)
+    history = fit(Tiny(), slow_loop(0.05), config, run_dir=tmp_path, quiet=True)
+    assert len(history.epochs) == 1 and "time budget" in history.stopped and "epoch 1" in history.stopped
+    # by steps alone the cosine over 50 epochs would still be at its start; by the clock it has annealed
+    assert history.epochs[0]["lr"] < 0.01 * 0.2
+    assert load_checkpoint(tmp_path / CHECKPOINT)["epoch"] == 1
+    # resuming a run whose budget is spent trains nothing more
+    again = fit(Tiny(), slow_loop(0.05), config, run_dir=tmp_path, resume=True, quiet=True)
+    assert len(again.epochs) == 1
+
+
+def test_without_a_budget_the_schedule_follows_the_steps(tmp_path):
+    history = fit(Tiny(), make_loop(), TrainConfig(epochs=2, lr=0.01, schedule="cosine"), quiet=True)
+    assert history.epochs[0]["lr"] == pytest.approx(0.005, rel=0.05)   # half-way through the cosine
+    assert history.epochs[1]["lr"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_diverging_loss_stops_with_epoch_and_step_and_keeps_the_checkpoint(tmp_path):

@@ -47,7 +47,9 @@ class TrainConfig:
     device: str = "auto"             # "auto" (CUDA, then MPS, then CPU) | "cpu" | "cuda" | "cuda:1" | "mps"
     amp: bool = True                 # mixed precision on CUDA only (bf16 where supported, else fp16 + scaling)
     threads: int = 0                 # CPU threads for torch; 0 = all cores
-    max_minutes: float = 0.0         # a time budget: stop after the epoch that crosses it; 0 = none
+    max_minutes: float = 0.0         # a time budget: training stops when it is spent (mid-epoch too); 0 = none.
+                                     # cosine and linear schedules then anneal over the budget or the epochs,
+                                     # whichever ends first, so a cut run still ends at a low learning rate
     checkpoint: bool = True
 
 
@@ -125,8 +127,11 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {config.optimizer!r}")
 
 
-def make_schedule(optimizer, config: TrainConfig, steps_per_epoch: int):
-    """A per-step schedule (cosine, linear, onecycle, with optional warmup) or per-epoch plateau; None for none."""
+def make_schedule(optimizer, config: TrainConfig, steps_per_epoch: int, spent: Callable[[], float] | None = None):
+    """A per-step schedule (cosine, linear, onecycle, with optional warmup) or per-epoch plateau; None for none.
+
+    ``spent()`` is the fraction of the time budget used so far: cosine and linear follow whichever is further
+    along, the steps or the clock (budgeted training: a run cut by its budget still anneals)."""
     total = max(1, config.epochs * steps_per_epoch)
     warmup = config.warmup_steps
     if config.schedule == "none" and not warmup:
@@ -141,6 +146,8 @@ def make_schedule(optimizer, config: TrainConfig, steps_per_epoch: int):
         if warmup and step < warmup:
             return (step + 1) / warmup
         progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        if spent is not None and step >= warmup:
+            progress = max(progress, min(1.0, spent()))
         if config.schedule == "cosine":
             return 0.5 * (1 + math.cos(math.pi * progress))
         if config.schedule == "linear":
@@ -231,7 +238,24 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
     set_seed(config.seed)
     steps_per_epoch = max(1, len(loop.batches(0)) // world)
     optimizer = make_optimizer(model, config)
-    schedule = make_schedule(optimizer, config, steps_per_epoch)
+    clock = {"began": time.perf_counter()}
+    budget = config.max_minutes * 60
+
+    def spent() -> float:
+        return (time.perf_counter() - clock["began"]) / budget
+
+    def time_up() -> bool:
+        """Whether the budget is spent; under DDP all ranks decide together (their clocks differ slightly)."""
+        if not budget:
+            return False
+        if world == 1:
+            return spent() >= 1
+        flag = torch.tensor([1.0 if spent() >= 1 else 0.0], device=device)   # NCCL reduces CUDA tensors only
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
+
+    # the clock steers the schedule and cuts epochs short only in one process: DDP ranks must take the same steps
+    schedule = make_schedule(optimizer, config, steps_per_epoch, spent if budget and world == 1 else None)
     amp_dtype = None
     if config.amp and device.type == "cuda":
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -269,11 +293,13 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
         atomic_write(run_dir / CHECKPOINT, lambda tmp: tmp.write_bytes(_serialized(state)))
         atomic_write_json(run_dir / "history.json", history.to_dict())
 
-    began = time.perf_counter() - history.seconds
+    began = clock["began"] = time.perf_counter() - history.seconds
     # epochs since the best one count against the patience, also those before a resume
     patience_left = config.early_stopping - (start_epoch - history.best_epoch)
     with _StopFlag() as stop:
         for epoch in range(start_epoch, config.epochs):
+            if time_up():   # a resumed run whose budget was already spent
+                break
             model.train()
             batches = loop.batches(epoch)[rank::world] if world > 1 else loop.batches(epoch)
             if world > 1:
@@ -284,6 +310,8 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
             if first == 0 and epoch != start_epoch:
                 carry = None
             for step in range(first, len(batches)):
+                if budget and world == 1 and spent() >= 1:
+                    break             # the budget is spent: this epoch ends here and is evaluated
                 batch = batches[step].to(device)
                 try:
                     with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
@@ -326,7 +354,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 progress.stop()
             train_seconds = time.perf_counter() - epoch_began
             if world > 1:
-                totals = torch.tensor([loss_sum, loss_count], dtype=torch.float64)
+                totals = torch.tensor([loss_sum, loss_count], dtype=torch.float64, device=device)   # NCCL: CUDA tensors
                 torch.distributed.all_reduce(totals)
                 loss_sum, loss_count = float(totals[0]), int(totals[1])
             eval_began = time.perf_counter()
@@ -361,8 +389,8 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 history.stopped, done = f"early stopping after epoch {epoch + 1}", True
             if loop.stop_when is not None and loop.stop_when(metrics):
                 history.stopped, done = f"goal reached after epoch {epoch + 1}", True
-            if config.max_minutes and history.seconds > config.max_minutes * 60:
-                history.stopped, done = f"time budget of {config.max_minutes:g} minutes reached after epoch {epoch + 1}", True
+            if time_up():
+                history.stopped, done = f"time budget of {config.max_minutes:g} minutes reached in epoch {epoch + 1}", True
             save(epoch + 1, 0, None)
             if done:
                 break
