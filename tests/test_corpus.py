@@ -20,6 +20,7 @@ from textrnn.corpus import (
     check_iob2,
     iob1_to_iob2,
     load_corpus,
+    load_extra_text,
     load_unlabelled,
     read_examples,
     read_series,
@@ -398,6 +399,20 @@ def test_load_corpus_tail_split_and_label_names(tmp_path):
     assert load_unlabelled("imdb", data_dir=tmp_path) == ["u1", "u2"]
     with pytest.raises(DataError, match="has no unlabelled texts; only imdb"):
         load_unlabelled("ptb", data_dir=tmp_path)
+
+
+def test_extra_text_joins_unlabelled_texts_and_other_corpora_but_not_the_own_one(tmp_path):
+    (tmp_path / "ptb").mkdir()
+    write(tmp_path / "ptb" / "ptb.train.txt.gz", " a b c \n d e \n", compress=True)
+    write(tmp_path / "ptb" / "ptb.valid.txt.gz", " f g \n", compress=True)
+    (tmp_path / "imdb").mkdir()
+    write(tmp_path / "imdb" / "train.jsonl.gz", jsonl([{"text": f"r{i}", "label": i % 2} for i in range(10)]), True)
+    write(tmp_path / "imdb" / "unsup.jsonl.gz", jsonl([{"text": "u1"}]), True)
+    assert load_extra_text("unsup, ptb", "imdb", data_dir=tmp_path) == ["u1", "a b c", "d e", "f g"]
+    imdb_texts = load_extra_text("imdb", "ptb", data_dir=tmp_path)
+    assert sorted(imdb_texts) == sorted(f"r{i}" for i in range(10))   # train and carved valid, no labels
+    with pytest.raises(ConfigError, match="own corpus 'imdb'"):
+        load_extra_text("ptb,imdb", "imdb", data_dir=tmp_path)
 
 
 def test_load_corpus_reuters_layout_marks_clean(tmp_path):

@@ -572,6 +572,27 @@ def load_unlabelled(name: str, data_dir: str | Path | None = None) -> list[str]:
     return [e.text or "" for e in examples]
 
 
+def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None) -> list[str]:
+    """Unlabelled text for word2vec or an LM, named by ``data.extra``: a comma-separated list of ``unsup`` (the
+    recipe's own corpus's unlabelled texts) and names of other corpora, whose train and validation texts are read
+    without their labels (e.g. ``"reuters,ptb"``: more news text for the CoNLL tagger's word vectors).
+
+    The recipe's own corpus cannot be named: its validation texts would leak into the vectors."""
+    texts: list[str] = []
+    for name in (part.strip() for part in spec.split(",")):
+        if not name:
+            continue
+        if name == "unsup":
+            texts += load_unlabelled(corpus, data_dir=data_dir)
+            continue
+        if name == corpus:
+            raise ConfigError(f"data.extra names the recipe's own corpus {corpus!r}: its validation texts would leak "
+                              "into the word vectors; name other corpora, or 'unsup' for its unlabelled texts")
+        other = load_corpus(name, data_dir=data_dir)
+        texts += [e.text if e.text is not None else " ".join(e.tokens or ()) for e in [*other.train, *other.valid]]
+    return texts
+
+
 def _names_with_unlabelled() -> list[str]:
     from textrnn.datasource import corpus_names
 

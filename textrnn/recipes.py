@@ -51,7 +51,8 @@ class DataSettings:
     valid_limit: int | None = None
     max_chars: int | None = None       # keep only the first N characters of train and of valid (one-text corpora)
     valid_fraction: float | None = None
-    extra: str = ""                    # extra unlabelled text for word2vec: "unsup" (IMDB's 50k reviews)
+    extra: str = ""                    # extra unlabelled text for word2vec (an LM trains on it): "unsup" (IMDB's
+                                       # 50k reviews) and/or other corpora's names, comma-separated: "reuters,ptb"
     extra_limit: int | None = None
 
 
@@ -142,7 +143,7 @@ def _log(quiet: bool, message: str) -> None:
 def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False,
              quiet: bool = False) -> dict:
     """Steps: data, tokens + vocabulary, model, training, evaluation, plots, save."""
-    from textrnn.corpus import Corpus, load_corpus, load_unlabelled
+    from textrnn.corpus import Corpus, load_corpus, load_extra_text
     from textrnn.pipeline import Pipeline
     from textrnn.plots import plot_confusion, plot_curves
     from textrnn.train import resolve_device
@@ -163,7 +164,7 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
         corpus.train, corpus.valid = _first_characters(corpus.train, data.max_chars), _first_characters(corpus.valid, data.max_chars)
     extra = []
     if data.extra:
-        extra = load_unlabelled(data.corpus, data_dir=data_dir)[: data.extra_limit]
+        extra = load_extra_text(data.extra, data.corpus, data_dir=data_dir)[: data.extra_limit]
         if recipe.task == "lm":
             # a language model learns from the unlabelled text itself; a classifier only from its word vectors
             from textrnn.corpus import Example
