@@ -58,11 +58,30 @@ def test_embedding_dropout_only_in_training():
     assert bool((embedding(ids) == 0).any())
 
 
+@pytest.mark.parametrize("kind", ["learned", "onehot"])
+def test_word_dropout_turns_words_into_unk_in_training_only(kind):
+    embedding = build_embedding(EmbeddingConfig(kind=kind, dim=8, word_dropout=0.5), 40)
+    ids = torch.tensor([[0, 1, 2, 3] + list(range(4, 40)) * 50])     # specials first, then 1,800 words
+    embedding.eval()
+    reference = embedding(ids)
+    embedding.train()
+    out = embedding(ids)
+    unk = embedding(torch.full_like(ids, 1))
+    replaced = (out == unk).all(-1)[0]
+    assert not replaced[[0, 2, 3]].any()                          # padding, <bos> and <eos> are never dropped
+    assert 0.4 < replaced[4:].float().mean() < 0.6                # about half the words became <unk>
+    kept = ~replaced
+    kept[:4] = True
+    torch.testing.assert_close(out[0, kept], reference[0, kept])  # the rest are untouched
+
+
 def test_bad_kinds_name_the_key():
     with pytest.raises(ConfigError, match="embedding.kind"):
         build_embedding(EmbeddingConfig(kind="glove"), 10)
     with pytest.raises(ConfigError, match="embedding.dropout"):
         build_embedding(EmbeddingConfig(dropout=1.5), 10)
+    with pytest.raises(ConfigError, match="embedding.word_dropout"):
+        build_embedding(EmbeddingConfig(word_dropout=1.0), 10)
 
 
 def test_align_vectors_exact_then_lowercase():

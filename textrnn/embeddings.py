@@ -17,7 +17,7 @@ from torch import nn
 
 from textrnn.errors import ConfigError, DataError
 from textrnn.layers import dropout
-from textrnn.vocab import PAD_ID, SPECIALS
+from textrnn.vocab import PAD_ID, SPECIALS, UNK_ID
 
 KINDS = ("learned", "onehot", "word2vec")
 
@@ -28,6 +28,8 @@ class EmbeddingConfig:
     dim: int = 100               # ignored for onehot (dim = vocab size)
     freeze: bool = False         # word2vec: keep the vectors fixed
     dropout: float = 0.0
+    word_dropout: float = 0.0    # in training, replace each word by <unk> with this probability: the model learns to
+                                 # read unknown words from their context and characters (Lample et al. 2016)
     # word2vec training settings (used only at build time by word2vec_vectors)
     window: int = 5
     min_count: int = 1
@@ -45,30 +47,42 @@ class LearnedEmbedding(nn.Embedding):
     holds a single ``weight`` tensor.
     """
 
-    def __init__(self, vocab_size: int, dim: int, dropout: float = 0.0, freeze: bool = False):
+    def __init__(self, vocab_size: int, dim: int, dropout: float = 0.0, freeze: bool = False, word_dropout: float = 0.0):
         super().__init__(vocab_size, dim, padding_idx=PAD_ID)
         self.dim = dim
         self.dropout = dropout
+        self.word_dropout = word_dropout
         self.weight.requires_grad_(not freeze)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        vectors = super().forward(ids)                                   # (B, T, D)
+        vectors = super().forward(drop_words(ids, self.word_dropout, self.training))   # (B, T, D)
         return dropout(vectors, self.dropout, self.training) if self.dropout > 0 else vectors
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + (f", dropout={self.dropout}" if self.dropout > 0 else "")
+        return (super().extra_repr() + (f", dropout={self.dropout}" if self.dropout > 0 else "")
+                + (f", word_dropout={self.word_dropout}" if self.word_dropout > 0 else ""))
+
+
+def drop_words(ids: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    """In training, each word id (not padding or another special) becomes ``<unk>`` with probability ``rate``."""
+    if not training or rate <= 0:
+        return ids
+    words = ids >= len(SPECIALS)
+    return ids.masked_fill(words & (torch.rand(ids.shape, device=ids.device) < rate), UNK_ID)
 
 
 class OneHotEmbedding(nn.Module):
     """Fixed one-hot vectors: ``dim = vocab_size``, no parameters, and the pad id maps to the zero vector."""
 
-    def __init__(self, vocab_size: int, dropout: float = 0.0):
+    def __init__(self, vocab_size: int, dropout: float = 0.0, word_dropout: float = 0.0):
         super().__init__()
         self.vocab_size = vocab_size
         self.dim = vocab_size
         self.dropout = dropout
+        self.word_dropout = word_dropout
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        ids = drop_words(ids, self.word_dropout, self.training)
         vectors = F.one_hot(ids, self.vocab_size).float()               # (B, T, V)
         vectors = vectors * (ids != PAD_ID).unsqueeze(-1)                # the pad row is zero
         return dropout(vectors, self.dropout, self.training) if self.dropout > 0 else vectors
@@ -88,14 +102,16 @@ def build_embedding(config: EmbeddingConfig, vocab_size: int) -> nn.Module:
         raise ConfigError(f"embedding.kind must be one of {', '.join(KINDS)}, got {config.kind!r}")
     if not 0.0 <= config.dropout < 1.0:
         raise ConfigError(f"embedding.dropout must lie in [0, 1), got {config.dropout}")
+    if not 0.0 <= config.word_dropout < 1.0:
+        raise ConfigError(f"embedding.word_dropout must lie in [0, 1), got {config.word_dropout}")
     if vocab_size < 1:
         raise ConfigError(f"the vocabulary must hold at least one token, got {vocab_size}")
     if config.kind == "onehot":
-        return OneHotEmbedding(vocab_size, config.dropout)
+        return OneHotEmbedding(vocab_size, config.dropout, config.word_dropout)
     if config.dim < 1:
         raise ConfigError(f"embedding.dim must be at least 1, got {config.dim}")
     freeze = config.freeze and config.kind == "word2vec"
-    return LearnedEmbedding(vocab_size, config.dim, config.dropout, freeze=freeze)
+    return LearnedEmbedding(vocab_size, config.dim, config.dropout, freeze=freeze, word_dropout=config.word_dropout)
 
 
 def _load_vectors(path: Path):
