@@ -219,3 +219,17 @@ def test_a_weights_file_over_the_file_size_limit_fails_naming_the_cause(classifi
     assert "raise the file-size limit (ulimit -f)" in done.stdout
     assert not (tmp_path / "new" / "model.safetensors").exists()
     assert not list((tmp_path / "new").glob(".tmp-*"))
+
+
+def test_words_of_the_extra_text_join_the_vocabulary_with_their_word2vec_vectors():
+    train = [Example(text=t, label=l) for t, l in zip(TEXTS, ["pos", "neg", "pos", "neg"])] * 4
+    extra = ["a superb film , superb acting", "a superb story", "rare word"] * 3
+    settings = dict(train=train, model={"hidden_dim": 8, "embedding": {"kind": "word2vec", "dim": 8, "epochs": 1,
+                                                                       "workers": 1}}, word2vec_extra=extra, quiet=True)
+    plain = Pipeline.for_task("classify", **settings)
+    assert "superb" not in plain.vocab
+    wider = Pipeline.for_task("classify", vocab={"extra_min_freq": 4}, **settings)
+    assert "superb" in wider.vocab and "rare" not in wider.vocab       # 9 times against 3
+    assert wider.vocab.itos[: len(plain.vocab)] == plain.vocab.itos
+    row = wider._word_embedding().weight[wider.vocab.stoi["superb"]]
+    assert row.abs().sum() > 0 and wider.word2vec_report["vocab_coverage"] == 1.0

@@ -93,3 +93,11 @@ def test_encode_decode_roundtrip(token_lists):
         decoded = vocab.decode(vocab.encode(tokens))
         assert decoded == [t if t in vocab else "<unk>" for t in tokens]
     assert Vocab.build(token_lists) == vocab  # the same corpus always gives the same ids
+
+
+def test_extended_adds_frequent_new_tokens_after_the_existing_ids():
+    vocab = Vocab.build([["a", "b", "a"]])
+    bigger = vocab.extended([["c", "d", "c", "a"], ["e", "d", "c"]], min_freq=2)
+    assert bigger.itos == vocab.itos + ["c", "d"]          # "e" is seen once; "a" is already there
+    assert all(bigger.stoi[t] == vocab.stoi[t] for t in vocab.itos)
+    assert bigger.counts == {"a": 2, "b": 1, "c": 0, "d": 0}

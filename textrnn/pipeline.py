@@ -55,6 +55,9 @@ class TokenizerConfig:
 class VocabConfig:
     min_freq: int = 1
     max_size: int | None = None      # counts the four special tokens
+    extra_min_freq: int = 0          # >0: words of the extra (word2vec) text seen this often join the vocabulary
+                                     # after train's, with their word2vec vectors: unseen words at test time are
+                                     # then known, as with pretrained vectors (0: the vocabulary is train's alone)
 
 
 @dataclass
@@ -177,8 +180,12 @@ class Pipeline:
         probe = cls.__new__(cls)
         probe.config, probe.tokenizer = config, tokenizer
         token_lists = [probe.normalize_tokens(probe.example_tokens(e)) for e in examples]
+        extra_lists = [probe.normalize_tokens(tokenizer.tokenize(cls._clean_text(config, t)))
+                       for t in config.word2vec_extra]
         if vocab is None:
             vocab = Vocab.build(token_lists, min_freq=config.vocab.min_freq, max_size=config.vocab.max_size)
+            if config.vocab.extra_min_freq > 0 and extra_lists:
+                vocab = vocab.extended(extra_lists, config.vocab.extra_min_freq)
         labels = char_vocab = None
         if config.task == "classify":
             declared = getattr(corpus, "labels", None) if corpus is not None else None
@@ -197,7 +204,7 @@ class Pipeline:
         pipe = cls(config, tokenizer, vocab, labels, char_vocab)
         embedding = pipe.model_config.embedding
         if embedding.kind == "word2vec":
-            pipe._init_word2vec(token_lists, quiet)
+            pipe._init_word2vec(token_lists, extra_lists, quiet)
         return pipe
 
     def _build_model(self) -> torch.nn.Module:
@@ -216,12 +223,10 @@ class Pipeline:
                 return module
         raise ConfigError("word2vec needs a learned word embedding in the model")
 
-    def _init_word2vec(self, token_lists: list[list[str]], quiet: bool) -> None:
+    def _init_word2vec(self, token_lists: list[list[str]], extra: list[list[str]], quiet: bool) -> None:
         from textrnn.embeddings import align_vectors, word2vec_vectors
 
         settings = self.model_config.embedding
-        extra = [self.normalize_tokens(self.tokenizer.tokenize(self._clean_text(self.config, t)))
-                 for t in self.config.word2vec_extra]
         if not quiet:
             print(f"word2vec: training {settings.dim}-d vectors on {len(token_lists) + len(extra):,} texts",
                   file=sys.stderr)

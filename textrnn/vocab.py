@@ -73,6 +73,15 @@ class Vocab:
         vocab.counts = {t: counts[t] for t in kept}
         return vocab
 
+    def extended(self, token_lists: Iterable[Sequence[str]], min_freq: int) -> Vocab:
+        """This vocabulary plus the new tokens of ``token_lists`` seen at least ``min_freq`` times, most frequent
+        first after the existing ones: existing ids never change."""
+        counts: Counter[str] = Counter(t for t in itertools.chain.from_iterable(token_lists) if t not in self.stoi)
+        new = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+        vocab = type(self)(self.itos + new)
+        vocab.counts = {**getattr(self, "counts", {}), **{t: 0 for t in new}}   # train counts: unseen in train
+        return vocab
+
     def __len__(self) -> int:
         return len(self.itos)
 
@@ -143,6 +152,15 @@ class LabelVocab:
                 return (1, 0.0, label)
 
         return cls(sorted(found, key=key))
+
+    def extended(self, token_lists: Iterable[Sequence[str]], min_freq: int) -> Vocab:
+        """This vocabulary plus the new tokens of ``token_lists`` seen at least ``min_freq`` times, most frequent
+        first after the existing ones: existing ids never change."""
+        counts: Counter[str] = Counter(t for t in itertools.chain.from_iterable(token_lists) if t not in self.stoi)
+        new = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+        vocab = type(self)(self.itos + new)
+        vocab.counts = {**getattr(self, "counts", {}), **{t: 0 for t in new}}   # train counts: unseen in train
+        return vocab
 
     def __len__(self) -> int:
         return len(self.itos)
