@@ -176,6 +176,23 @@ def test_recurrent_inits_and_single_bias():
         Recurrent("rnn", 3, 6, init="zeros")
 
 
+def test_chrono_init_spreads_the_memory_gates_over_the_given_steps():
+    lstm = Recurrent("lstm", 3, 200, num_layers=2, bidirectional=True, init="chrono", chrono_steps=100)
+    for layer in lstm.forward_layers:
+        bias = layer.bias_ih_l0.detach()
+        forget, inputs = bias[200:400], bias[:200]
+        assert forget.min() >= 0 and forget.max() <= math.log(99) + 1e-6 and forget.std() > 0.5
+        torch.testing.assert_close(inputs, -forget)
+        assert bias[400:].eq(0).all()                                     # cell and output gates as in Keras
+    gru = Recurrent("gru", 3, 50, init="chrono", chrono_steps=10)
+    update = gru.rnn.bias_ih_l0.detach()[50:100]
+    assert update.min() >= 0 and update.max() <= math.log(9) + 1e-6
+    assert gru.rnn.bias_ih_l0.detach()[:50].eq(0).all()
+    Recurrent("rnn", 3, 6, init="chrono", chrono_steps=10)               # no gates: Keras's init
+    with pytest.raises(ConfigError, match="chrono_steps"):
+        Recurrent("lstm", 3, 6, init="chrono")
+
+
 # ----- Classifier -------------------------------------------------------------------------------------------------
 
 CLASSIFIERS = {

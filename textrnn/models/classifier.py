@@ -35,7 +35,8 @@ class ClassifierConfig:
     pooling: str = "last"                   # "last" | "max" | "mean" | "last+max" | "max+mean" (masked)
     head_dim: int = 0                       # >0: a hidden Dense+ReLU before the output
     packed: bool = False
-    init: str = "default"                   # recurrent weights: "default" | "orthogonal" | "identity" | "keras"
+    init: str = "default"                   # recurrent weights: "default" | "orthogonal" | "identity" | "keras" | "chrono"
+    chrono_steps: int = 0                   # init = "chrono": the longest dependency in steps
     label_smoothing: float = 0.0
     class_weights: list[float] | None = None   # one weight per class for the cross-entropy
 
@@ -109,7 +110,8 @@ class Classifier(nn.Module):
             self.conv = ConvBlock(width, config.conv_channels, config.conv_kernel, config.pool_size)
             width = config.conv_channels
         self.rnn = Recurrent(config.cell, width, config.hidden_dim, config.num_layers, config.bidirectional,
-                             config.dropout, packed=config.packed, init=config.init)
+                             config.dropout, packed=config.packed, init=config.init,
+                             chrono_steps=config.chrono_steps)
         features = self.rnn.output_dim * len(config.pooling.split("+"))
         self.dropout = Dropout(config.dropout)
         self.hidden = nn.Linear(features, config.head_dim) if config.head_dim > 0 else None

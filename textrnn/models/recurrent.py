@@ -26,7 +26,7 @@ from textrnn.errors import ConfigError
 from textrnn.layers import dropout
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-INITS = ("default", "orthogonal", "identity", "keras")
+INITS = ("default", "orthogonal", "identity", "keras", "chrono")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -107,7 +107,10 @@ class Recurrent(nn.Module):
     block of the recurrent matrices the identity and the biases zero, as in Le et al. 2015's IRNN; we keep tanh,
     which bounds the activations, rather than ReLU) or "keras" (Keras's defaults: Glorot-uniform input weights, an
     orthogonal recurrent matrix, zero biases and, for the LSTM, a forget-gate bias of 1, which keeps memory over
-    long sequences from the first step). ``single_bias``: PyTorch's RNN and LSTM carry two bias
+    long sequences from the first step) or "chrono" (Keras's init, then the gate biases of Tallec & Ollivier 2018's
+    chrono initialisation: each unit's LSTM forget bias ``log(u)`` with ``u`` uniform in [1, chrono_steps - 1] and its
+    input bias the negative, or the GRU's update bias ``log(u)``, so units keep memory over 1 to ``chrono_steps``
+    steps from the start; the SimpleRNN has no gates and gets Keras's init). ``single_bias``: PyTorch's RNN and LSTM carry two bias
     vectors (``bias_ih`` and ``bias_hh``) where one suffices; with ``single_bias=True`` ``bias_hh`` is zero and
     frozen (``requires_grad=False``), so trainable counts match Keras. The GRU's two biases are not redundant
     (``bias_hh_n`` sits inside the reset gate, as in Keras's ``reset_after=True``), so the GRU keeps both.
@@ -116,12 +119,16 @@ class Recurrent(nn.Module):
     """
 
     def __init__(self, cell: str, input_dim: int, hidden_dim: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, packed: bool = False, init: str = "default", single_bias: bool = False):
+                 dropout: float = 0.0, packed: bool = False, init: str = "default", single_bias: bool = False,
+                 chrono_steps: int = 0):
         super().__init__()
         if cell not in CELLS:
             raise ConfigError(f"model.cell must be one of {', '.join(CELLS)}, got {cell!r}")
         if init not in INITS:
             raise ConfigError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
+        if init == "chrono" and chrono_steps < 3:
+            raise ConfigError(f"model.init = 'chrono' needs model.chrono_steps, the longest dependency in steps (e.g. the "
+                              f"sequence length), at least 3; got {chrono_steps}")
         if hidden_dim < 1 or num_layers < 1 or input_dim < 1:
             raise ConfigError(f"recurrent sizes must be positive (input_dim={input_dim}, hidden_dim={hidden_dim}, "
                               f"num_layers={num_layers})")
@@ -138,18 +145,20 @@ class Recurrent(nn.Module):
         else:
             self.rnn = make(input_dim, hidden_dim, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
-        self._initialise(init)
+        self._initialise(init, chrono_steps)
         if single_bias and cell != "gru":
             for name, parameter in self.named_parameters():
                 if ".bias_hh" in name:
                     nn.init.zeros_(parameter)
                     parameter.requires_grad_(False)
 
-    def _initialise(self, init: str) -> None:
+    def _initialise(self, init: str, chrono_steps: int = 0) -> None:
         if init == "default":
             return
-        if init == "keras":
+        if init in ("keras", "chrono"):
             self._initialise_like_keras()
+            if init == "chrono":
+                self._chrono_biases(chrono_steps)
             return
         gates = GATES[self.cell]
         with torch.no_grad():
@@ -174,6 +183,19 @@ class Recurrent(nn.Module):
                     parameter.zero_()
                     if self.cell == "lstm" and ".bias_ih" in name:          # gates i, f, g, o: unit_forget_bias
                         parameter[self.hidden_dim: 2 * self.hidden_dim] = 1.0
+
+    def _chrono_biases(self, steps: int) -> None:
+        hidden = self.hidden_dim
+        with torch.no_grad():
+            for name, parameter in self.named_parameters():
+                if ".bias_ih" not in name or self.cell == "rnn":
+                    continue
+                memory = torch.log(torch.empty(hidden).uniform_(1.0, steps - 1.0))
+                if self.cell == "lstm":                                     # gates i, f, g, o
+                    parameter[hidden: 2 * hidden] = memory
+                    parameter[:hidden] = -memory
+                else:                                                       # GRU gates r, z, n; h' = (1-z) n + z h
+                    parameter[hidden: 2 * hidden] = memory
 
     def initial_state(self, batch_size: int, device: torch.device | str | None = None,
                       dtype: torch.dtype | None = None) -> Any:

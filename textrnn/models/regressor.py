@@ -36,7 +36,8 @@ class RegressorConfig:
     dropout: float = 0.0             # between recurrent layers
     mode: str = "many_to_one"        # "many_to_one" | "many_to_many" | "repeat"
     horizon: int = 1                 # steps the "repeat" decoder forecasts
-    init: str = "default"            # "default" | "orthogonal" | "identity" | "keras" (recurrent weights)
+    init: str = "default"            # "default" | "orthogonal" | "identity" | "keras" | "chrono" (recurrent weights)
+    chrono_steps: int = 0            # init = "chrono": the longest dependency in steps (e.g. the sequence length)
     single_bias: bool = False        # one bias vector per RNN/LSTM layer, as in Keras
     loss: str = "mse"                # "mse" | "mae" | "huber"
     packed: bool = False
@@ -55,7 +56,8 @@ class Regressor(nn.Module):
             raise ConfigError(f"model.horizon and model.output_dim must be at least 1, got {config.horizon}, "
                               f"{config.output_dim}")
         self.config = config
-        recurrent = dict(dropout=config.dropout, packed=config.packed, init=config.init, single_bias=config.single_bias)
+        recurrent = dict(dropout=config.dropout, packed=config.packed, init=config.init, single_bias=config.single_bias,
+                         chrono_steps=config.chrono_steps)
         self.rnn = Recurrent(config.cell, config.input_dim, config.hidden_dim, config.num_layers,
                              config.bidirectional, **recurrent)
         width = self.rnn.output_dim
