@@ -212,8 +212,11 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
         matrix = confusion_matrix(encoded.labels, predicted, len(pipe.labels))
         plot_confusion(matrix, pipe.labels.itos, out_dir / "confusion.png")
     if recipe.task == "lm":
-        samples = [{"prompt": p, "text": pipe.generate(p, max_tokens=200 if recipe.tokenizer.get("kind") == "char" else 40,
-                                                        temperature=0.8, seed=0)} for p in (recipe.samples or [""])]
+        # one seed per prompt: with one seed, prompts that end alike ("ROMEO:\n", "First Citizen:\n") draw the same
+        # random numbers from near-equal distributions and can print the very same sample
+        length = 200 if recipe.tokenizer.get("kind") == "char" else 40
+        samples = [{"prompt": p, "text": pipe.generate(p, max_tokens=length, temperature=0.8, seed=i)}
+                   for i, p in enumerate(recipe.samples or [""])]
         metrics["samples"] = samples
         from textrnn.fileio import atomic_write
 
