@@ -1,6 +1,7 @@
 """Vocabulary building plus encoding of IMDB train (25,000 reviews): textrnn against Keras TextVectorization
 (adapt + call, in the anchors' Keras venv) and the Hugging Face `tokenizers` word-level model (a reference).
 
+    pip install -e ".[bench]"    # the Hugging Face tokenizers reference
     python bench/vectorize.py [--repeats 3]
 
 Each side: 5,000-word vocabulary built from the texts, then every text encoded to ids; best of the repeats.
