@@ -23,6 +23,15 @@ def test_word_tokenizer_lower_and_spans():
     assert tokenizer.spans("The CAT") == [("The", 0, 3), ("CAT", 4, 7)]   # as written, beside their offsets
 
 
+def test_a_corpus_unk_marker_is_one_token_that_the_vocabulary_maps_to_unk():
+    from textrnn.vocab import UNK_ID, Vocab
+
+    tokens = WordTokenizer().tokenize("the <unk> company said N <b>")
+    assert tokens == ["the", "<unk>", "company", "said", "N", "<", "b", ">"]
+    vocab = Vocab.build([tokens])
+    assert "<unk>" not in vocab.itos[4:] and vocab.encode(tokens)[1] == UNK_ID
+
+
 def test_word_detokenize_reads_naturally():
     tokenizer = WordTokenizer()
     assert tokenizer.detokenize(tokenizer.tokenize("Hello, (world)! It's 3.5% off.")) == "Hello, (world)! It's 3.5% off."
