@@ -61,7 +61,7 @@ def main() -> None:
         if met == "no":
             behind.append(f"- `{row['recipe']}`: {fmt(row['value'])} ({row['metric']}) against the target {target}.")
         lines.append(f"| {row['recipe']} | {target} | {row['metric']}: {fmt(row['value'])} | {row['split']} | {met} | "
-                     f"{row['epochs']} | {fmt(row['seconds_per_epoch'])} | {row.get('tokens_per_second') or '-'} | {row['seconds']} | {row['peak_memory_mb']} | "
+                     f"{row['epochs']} | {fmt(row['seconds_per_epoch'])} | {row.get('tokens_per_second') or '-'} | {row['seconds']} | {row['peak_memory_mb'] or '-'} | "
                      f"{machine_text(row['machine'])} | {row['date']} | `{row['command']}` |")
         if row.get("extra"):
             lines.append(f"|  | details |  {fmt(row['extra'])} | | | | | | | | | | |")
