@@ -233,3 +233,19 @@ def test_words_of_the_extra_text_join_the_vocabulary_with_their_word2vec_vectors
     assert wider.vocab.itos[: len(plain.vocab)] == plain.vocab.itos
     row = wider._word_embedding().weight[wider.vocab.stoi["superb"]]
     assert row.abs().sum() > 0 and wider.word2vec_report["vocab_coverage"] == 1.0
+
+
+def test_a_sentencepiece_lm_that_lower_cases_scores_capitals_as_in_training(tmp_path):
+    lines = [Example(text=t) for t in ["the apple and pear salad was fresh", "we ate a pear today"] * 30]
+    lm = Pipeline.for_task("lm", train=lines, tokenizer={"kind": "sentencepiece", "vocab_size": 300, "lower": True},
+                           model={"hidden_dim": 8, "num_layers": 1, "embedding": {"dim": 8}}, lm={"bptt": 8},
+                           train_config={"epochs": 1, "batch_size": 4}, quiet=True)
+    capital, lower = lm.score(["The apple", "the apple"])
+    assert [t["token"] for t in capital["tokens"]] == [t["token"] for t in lower["tokens"]]
+    lm.save(tmp_path / "lm")
+    # a save from before the tokenizer kept its own lower-casing still loads as one that lower-cases
+    config = json.loads((tmp_path / "lm" / "config.json").read_text())
+    assert config["tokenizer_config"].pop("lower") is True
+    (tmp_path / "lm" / "config.json").write_text(json.dumps(config))
+    again = textrnn.load(tmp_path / "lm")
+    assert again.tokenizer.lower and again.score(["The apple"])[0]["logprob"] == pytest.approx(lower["logprob"], abs=1e-5)

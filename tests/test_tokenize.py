@@ -84,6 +84,16 @@ def test_sentencepiece_bytes_cover_unseen_characters(spm):
     assert spm.detokenize(spm.tokenize("zq 😀")) == "zq 😀"
 
 
+def test_a_lower_casing_sentencepiece_lower_cases_every_text_it_encodes(tmp_path):
+    lines = ["the apple and pear salad was fresh", "we ate a pear and an apple today"] * 40
+    lower = SentencePieceTokenizer.train([line.title() for line in lines], vocab_size=300, lower=True)
+    assert lower.tokenize("The Apple") == lower.tokenize("the apple")
+    assert not any(piece.startswith("<0x") for piece in lower.tokenize("The Apple"))   # no byte pieces for capitals
+    lower.save_model(tmp_path / "spm.model")
+    again = tokenizer_from_config(lower.config(), tmp_path)
+    assert again.lower and again.tokenize("PEAR") == lower.tokenize("pear")
+
+
 def test_configs_save_and_load(tmp_path, spm):
     for tokenizer in (CharTokenizer(lower=True), WordTokenizer()):
         again = tokenizer_from_config(tokenizer.config())

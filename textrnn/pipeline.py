@@ -170,7 +170,7 @@ class Pipeline:
         texts = [cls._clean_text(config, e.text or "") for e in examples if e.text is not None]
         if tok.kind == "sentencepiece":
             tokenizer = SentencePieceTokenizer.train(texts, vocab_size=tok.vocab_size, model_type=tok.model_type,
-                                                     character_coverage=tok.character_coverage)
+                                                     character_coverage=tok.character_coverage, lower=tok.lower)
             vocab = tokenizer.vocab()
         elif tok.kind in ("word", "char"):
             tokenizer = (WordTokenizer if tok.kind == "word" else CharTokenizer)(lower=tok.lower)
@@ -244,8 +244,6 @@ class Pipeline:
     def _clean_text(config: PipelineConfig, text: str) -> str:
         if config.encode.strip_html:
             text = html.unescape(_HTML_BREAK.sub(" ", text))
-        if config.tokenizer.lower and config.tokenizer.kind == "sentencepiece":
-            text = text.lower()   # word and char tokenizers lower-case themselves
         return text
 
     def example_tokens(self, example) -> list[str]:
@@ -491,6 +489,9 @@ class Pipeline:
             raise PipelineError(f"{run_dir}: a {config.task} pipeline needs vocab.json")
         if config.task in ("classify", "tag") and labels is None:
             raise PipelineError(f"{run_dir}: a {config.task} pipeline needs labels.json")
+        if tokenizer_config is not None and "lower" not in tokenizer_config:
+            # saves before 0.1.1 kept sentencepiece's lower-casing only in the pipeline's tokenizer settings
+            tokenizer_config = {**tokenizer_config, "lower": bool(config.tokenizer.lower)}
         tokenizer = tokenizer_from_config(tokenizer_config, run_dir) if tokenizer_config is not None else None
         try:
             pipe = cls(config, tokenizer, vocab, labels, char_vocab)

@@ -100,11 +100,12 @@ class SentencePieceTokenizer:
 
     kind = "sentencepiece"
 
-    def __init__(self, model_bytes: bytes, model_type: str = "unigram"):
+    def __init__(self, model_bytes: bytes, model_type: str = "unigram", lower: bool = False):
         import sentencepiece as spm
 
         self.model_bytes = bytes(model_bytes)
         self.model_type = model_type
+        self.lower = lower   # lower-case before encoding, like the other tokenizers (the model was trained so)
         self.processor = spm.SentencePieceProcessor()
         try:
             self.processor.LoadFromSerializedProto(self.model_bytes)
@@ -123,8 +124,10 @@ class SentencePieceTokenizer:
         model_type: str = "unigram",
         character_coverage: float = 0.9995,
         max_sentences: int = 2_000_000,
+        lower: bool = False,
     ) -> SentencePieceTokenizer:
-        """Train on texts (the train split only) with textrnn's special-token ids; byte fallback keeps any text."""
+        """Train on texts (the train split only) with textrnn's special-token ids; byte fallback keeps any text.
+        ``lower`` lower-cases the texts before training and every text before encoding."""
         import sentencepiece as spm
 
         if model_type not in ("unigram", "bpe"):
@@ -132,7 +135,7 @@ class SentencePieceTokenizer:
         if not 0.98 <= character_coverage <= 1.0:
             raise ConfigError(f"tokenizer.character_coverage must be between 0.98 and 1.0 (sentencepiece's range), "
                               f"got {character_coverage}")
-        sentences = [t for t in texts if t.strip()]
+        sentences = [t.lower() if lower else t for t in texts if t.strip()]
         if not sentences:
             raise ConfigError("cannot train sentencepiece on an empty corpus")
         model = io.BytesIO()
@@ -146,10 +149,10 @@ class SentencePieceTokenizer:
                 f"sentencepiece could not train {vocab_size} pieces on {len(sentences):,} texts: {reason} "
                 f"Set tokenizer.vocab_size higher, or tokenizer.character_coverage lower (now {character_coverage}, "
                 "at least 0.98; rarer characters are still encoded as bytes)") from None
-        return cls(model.getvalue(), model_type)
+        return cls(model.getvalue(), model_type, lower=lower)
 
     def tokenize(self, text: str) -> list[str]:
-        return self.processor.encode(text, out_type=str)
+        return self.processor.encode(text.lower() if self.lower else text, out_type=str)
 
     def detokenize(self, tokens: Iterable[str]) -> str:
         return self.processor.decode_pieces(list(tokens))
@@ -159,7 +162,7 @@ class SentencePieceTokenizer:
         return Vocab([self.processor.id_to_piece(i) for i in range(self.processor.get_piece_size())])
 
     def config(self) -> dict:
-        return {"kind": self.kind, "model_type": self.model_type}
+        return {"kind": self.kind, "model_type": self.model_type, "lower": self.lower}
 
     def save_model(self, path: str | Path) -> None:
         from textrnn.fileio import atomic_write_bytes
@@ -201,10 +204,11 @@ def tokenizer_from_config(config: dict, folder: str | Path | None = None):
         path = Path(folder) / "spm.model"
         if not path.exists():
             raise PipelineError(f"{path}: missing sentencepiece model; copy the whole run directory")
-        return SentencePieceTokenizer(path.read_bytes(), config.get("model_type", "unigram"))
-    if kind not in TOKENIZERS:
-        raise PipelineError(f"unknown tokenizer kind {kind!r}; known: char, word, sentencepiece")
     lower = config.get("lower", False)
     if not isinstance(lower, bool):
         raise PipelineError("tokenizer 'lower' must be true or false")
+    if kind == "sentencepiece":
+        return SentencePieceTokenizer(path.read_bytes(), config.get("model_type", "unigram"), lower=lower)
+    if kind not in TOKENIZERS:
+        raise PipelineError(f"unknown tokenizer kind {kind!r}; known: char, word, sentencepiece")
     return TOKENIZERS[kind](lower=lower)
