@@ -180,11 +180,11 @@ class Pipeline:
         probe = cls.__new__(cls)
         probe.config, probe.tokenizer = config, tokenizer
         token_lists = [probe.normalize_tokens(probe.example_tokens(e)) for e in examples]
-        extra_lists = [probe.normalize_tokens(tokenizer.tokenize(cls._clean_text(config, t)))
-                       for t in config.word2vec_extra]
+        extra_lists = None   # the extra text's tokens: made once, only if the vocabulary or word2vec reads them
         if vocab is None:
             vocab = Vocab.build(token_lists, min_freq=config.vocab.min_freq, max_size=config.vocab.max_size)
-            if config.vocab.extra_min_freq > 0 and extra_lists:
+            if config.vocab.extra_min_freq > 0 and config.word2vec_extra:
+                extra_lists = probe._extra_token_lists()
                 vocab = vocab.extended(extra_lists, config.vocab.extra_min_freq)
         labels = char_vocab = None
         if config.task == "classify":
@@ -204,7 +204,7 @@ class Pipeline:
         pipe = cls(config, tokenizer, vocab, labels, char_vocab)
         embedding = pipe.model_config.embedding
         if embedding.kind == "word2vec":
-            pipe._init_word2vec(token_lists, extra_lists, quiet)
+            pipe._init_word2vec(token_lists, pipe._extra_token_lists() if extra_lists is None else extra_lists, quiet)
         return pipe
 
     def _build_model(self) -> torch.nn.Module:
@@ -222,6 +222,11 @@ class Pipeline:
             if isinstance(module, torch.nn.Embedding) and module.num_embeddings == len(self.vocab):
                 return module
         raise ConfigError("word2vec needs a learned word embedding in the model")
+
+    def _extra_token_lists(self) -> list[list[str]]:
+        """The tokens of the extra unlabelled texts (``word2vec_extra``), cleaned and normalised as train's."""
+        return [self.normalize_tokens(self.tokenizer.tokenize(self._clean_text(self.config, t)))
+                for t in self.config.word2vec_extra]
 
     def _init_word2vec(self, token_lists: list[list[str]], extra: list[list[str]], quiet: bool) -> None:
         from textrnn.embeddings import align_vectors, word2vec_vectors
@@ -490,7 +495,7 @@ class Pipeline:
         if config.task in ("classify", "tag") and labels is None:
             raise PipelineError(f"{run_dir}: a {config.task} pipeline needs labels.json")
         if tokenizer_config is not None and "lower" not in tokenizer_config:
-            # saves before 0.1.1 kept sentencepiece's lower-casing only in the pipeline's tokenizer settings
+            # older saves kept sentencepiece's lower-casing only in the pipeline's tokenizer settings
             tokenizer_config = {**tokenizer_config, "lower": bool(config.tokenizer.lower)}
         tokenizer = tokenizer_from_config(tokenizer_config, run_dir) if tokenizer_config is not None else None
         try:

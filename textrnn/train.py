@@ -310,7 +310,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
             if first == 0 and epoch != start_epoch:
                 carry = None
             for step in range(first, len(batches)):
-                if budget and world == 1 and spent() >= 1:
+                if world == 1 and time_up():
                     break             # the budget is spent: this epoch ends here and is evaluated
                 batch = batches[step].to(device)
                 try:

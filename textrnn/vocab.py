@@ -34,6 +34,11 @@ def _read_token_list(path: Path, what: str) -> list[str]:
     return items
 
 
+def _frequent(counts: Counter[str], min_freq: int) -> list[str]:
+    """The tokens counted at least ``min_freq`` times, most frequent first, ties by token."""
+    return sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+
+
 class Vocab:
     """A frozen token vocabulary whose first ids are the special tokens.
 
@@ -66,7 +71,7 @@ class Vocab:
         counts: Counter[str] = Counter(itertools.chain.from_iterable(token_lists))
         for special in SPECIALS:
             counts.pop(special, None)
-        kept = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+        kept = _frequent(counts, min_freq)
         if max_size is not None:
             kept = kept[: max(0, max_size - len(SPECIALS))]
         vocab = cls(list(SPECIALS) + kept)
@@ -77,7 +82,7 @@ class Vocab:
         """This vocabulary plus the new tokens of ``token_lists`` seen at least ``min_freq`` times, most frequent
         first after the existing ones: existing ids never change."""
         counts: Counter[str] = Counter(t for t in itertools.chain.from_iterable(token_lists) if t not in self.stoi)
-        new = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+        new = _frequent(counts, min_freq)
         vocab = type(self)(self.itos + new)
         vocab.counts = {**getattr(self, "counts", {}), **{t: 0 for t in new}}   # train counts: unseen in train
         return vocab
@@ -152,15 +157,6 @@ class LabelVocab:
                 return (1, 0.0, label)
 
         return cls(sorted(found, key=key))
-
-    def extended(self, token_lists: Iterable[Sequence[str]], min_freq: int) -> Vocab:
-        """This vocabulary plus the new tokens of ``token_lists`` seen at least ``min_freq`` times, most frequent
-        first after the existing ones: existing ids never change."""
-        counts: Counter[str] = Counter(t for t in itertools.chain.from_iterable(token_lists) if t not in self.stoi)
-        new = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
-        vocab = type(self)(self.itos + new)
-        vocab.counts = {**getattr(self, "counts", {}), **{t: 0 for t in new}}   # train counts: unseen in train
-        return vocab
 
     def __len__(self) -> int:
         return len(self.itos)
