@@ -9,7 +9,7 @@ import torch
 
 from textrnn.encode import Batch
 from textrnn.errors import ConfigError, TrainingError
-from textrnn.train import CHECKPOINT, TaskLoop, TrainConfig, fit, load_checkpoint, resolve_device
+from textrnn.train import CHECKPOINT, TaskLoop, TrainConfig, autocast_dtype, fit, load_checkpoint, resolve_device
 
 
 class Tiny(torch.nn.Module):
@@ -188,3 +188,25 @@ def test_devices():
 def test_bad_monitor_names_the_choices():
     with pytest.raises(ConfigError, match="train.monitor='f1'.*loss"):
         fit(Tiny(), make_loop(), TrainConfig(epochs=1, monitor="f1"), quiet=True)
+
+
+def test_cpu_mixed_precision_runs_steps_in_bf16_only_when_asked_and_the_cpu_has_it(monkeypatch, capsys):
+    cpu = torch.device("cpu")
+    assert autocast_dtype(cpu, TrainConfig()) is None               # fp32 by default, as Keras
+    monkeypatch.setattr("textrnn.train.cpu_has_bf16", lambda: False)
+    assert autocast_dtype(cpu, TrainConfig(amp_cpu=True), quiet=False) is None
+    assert "no native bf16" in capsys.readouterr().err
+    monkeypatch.setattr("textrnn.train.cpu_has_bf16", lambda: True)
+    assert autocast_dtype(cpu, TrainConfig(amp_cpu=True)) is torch.bfloat16
+    seen = []
+
+    class Recording(Tiny):
+        def forward(self, inputs, lengths=None, targets=None):
+            h, _ = self.rnn(inputs)
+            y = self.out(self.drop(h[:, -1]))
+            seen.append(y.dtype)
+            return y, (torch.nn.functional.mse_loss(y.float(), targets) if targets is not None else None)
+
+    history = fit(Recording(), make_loop(), TrainConfig(epochs=2, amp_cpu=True), quiet=True)
+    assert set(seen) == {torch.bfloat16}                             # train steps and evaluation
+    assert all(torch.isfinite(torch.tensor(e["valid_loss"])) for e in history.epochs)

@@ -45,7 +45,10 @@ class TrainConfig:
     restore_best: bool = True
     seed: int = 0
     device: str = "auto"             # "auto" (CUDA, then MPS, then CPU) | "cpu" | "cuda" | "cuda:1" | "mps"
-    amp: bool = True                 # mixed precision on CUDA only (bf16 where supported, else fp16 + scaling)
+    amp: bool = True                 # mixed precision on CUDA (bf16 where supported, else fp16 + scaling)
+    amp_cpu: bool = False            # bf16 mixed precision on a CPU with native bf16 (AVX512-BF16 or AMX): LSTM steps
+                                     # 1.5-2x faster on such a CPU (bench/notes.md); off by default, since fp32 is
+                                     # what Keras runs; ignored, with a note, on a CPU without bf16
     threads: int = 0                 # CPU threads for torch; 0 = all cores
     max_minutes: float = 0.0         # a time budget: training stops when it is spent (mid-epoch too); 0 = none.
                                      # cosine and linear schedules then anneal over the budget or the epochs,
@@ -256,9 +259,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
 
     # the clock steers the schedule and cuts epochs short only in one process: DDP ranks must take the same steps
     schedule = make_schedule(optimizer, config, steps_per_epoch, spent if budget and world == 1 else None)
-    amp_dtype = None
-    if config.amp and device.type == "cuda":
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    amp_dtype = autocast_dtype(device, config, quiet)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     history, best_state = History(), None
     start_epoch, start_step, carry = 0, 0, None
@@ -358,7 +359,8 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 torch.distributed.all_reduce(totals)
                 loss_sum, loss_count = float(totals[0]), int(totals[1])
             eval_began = time.perf_counter()
-            metrics = loop.evaluate(model.module if hasattr(model, "module") else model)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                metrics = loop.evaluate(model.module if hasattr(model, "module") else model)
             eval_seconds = time.perf_counter() - eval_began
             row = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, loss_count),
                    **{f"valid_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
@@ -399,6 +401,27 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
     if writes:
         atomic_write_json(run_dir / "history.json", history.to_dict())
     return history
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (oneDNN's check for AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast_dtype(device: torch.device, config: TrainConfig, quiet: bool = True) -> torch.dtype | None:
+    """The mixed-precision type of a run: bf16 (else fp16) on CUDA with ``amp``, bf16 on a bf16 CPU with
+    ``amp_cpu``, otherwise None (full fp32)."""
+    if device.type == "cuda" and config.amp:
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and config.amp_cpu:
+        if cpu_has_bf16():
+            return torch.bfloat16
+        if not quiet:
+            print("train.amp_cpu: this CPU has no native bf16 (AVX512-BF16 or AMX); training in fp32", file=sys.stderr)
+    return None
 
 
 def _out_of_memory(error: RuntimeError) -> bool:
