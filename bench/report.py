@@ -66,7 +66,9 @@ def main() -> None:
         if row.get("extra"):
             lines.append(f"|  | details |  {fmt(row['extra'])} | | | | | | | | | | |")
     lines += ["", "## Side by side with the course's Keras models", "",
-              "Same architecture, data, split, batch size and epochs, run alternately in one `bench/vs_keras.py` run.", "",
+              "Same architecture, data, split, batch size and epochs, run alternately in one `bench/vs_keras.py` run. "
+              "Rows named `-bf16` ran textrnn with `train.amp_cpu=true` (bf16 mixed precision on this CPU; "
+              "`bench/vs_keras.py NAME --amp-cpu`); Keras ran in its default fp32 in every row.", "",
               "| model | textrnn s/epoch | Keras s/epoch | ratio (target <= 0.5) | textrnn accuracy | Keras accuracy | repeats | machine | date | command |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for row in results.get("vs_keras", []):

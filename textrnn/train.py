@@ -47,7 +47,7 @@ class TrainConfig:
     device: str = "auto"             # "auto" (CUDA, then MPS, then CPU) | "cpu" | "cuda" | "cuda:1" | "mps"
     amp: bool = True                 # mixed precision on CUDA (bf16 where supported, else fp16 + scaling)
     amp_cpu: bool = False            # bf16 mixed precision on a CPU with native bf16 (AVX512-BF16 or AMX): LSTM steps
-                                     # 1.5-2x faster on such a CPU (bench/notes.md); off by default, since fp32 is
+                                     # 1.4-2x faster on such a CPU (bench/amp_cpu.py); off by default, since fp32 is
                                      # what Keras runs; ignored, with a note, on a CPU without bf16
     threads: int = 0                 # CPU threads for torch; 0 = all cores
     max_minutes: float = 0.0         # a time budget: training stops when it is spent (mid-epoch too); 0 = none.
