@@ -15,6 +15,8 @@ import time
 import torch
 from common import machine, record, today
 
+from textrnn.train import cpu_has_bf16
+
 # (name, hidden, layers, batch, steps, output classes): the recipes' shapes
 SHAPES = [
     ("shakespeare 2x512, 64 x 128, 65 chars", 512, 2, 64, 128, 65),
@@ -54,7 +56,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    native = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    native = cpu_has_bf16()
     if not native:
         print("this CPU has no native bf16: the bf16 column is oneDNN's emulation")
     result = {}

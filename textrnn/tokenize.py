@@ -198,16 +198,15 @@ def tokenizer_from_config(config: dict, folder: str | Path | None = None):
     if not isinstance(config, dict) or not isinstance(config.get("kind"), str):
         raise PipelineError("tokenizer config must be an object with a 'kind' string")
     kind = config["kind"]
+    lower = config.get("lower", False)
+    if not isinstance(lower, bool):
+        raise PipelineError("tokenizer 'lower' must be true or false")
     if kind == "sentencepiece":
         if folder is None:
             raise PipelineError("a sentencepiece tokenizer needs the folder holding spm.model")
         path = Path(folder) / "spm.model"
         if not path.exists():
             raise PipelineError(f"{path}: missing sentencepiece model; copy the whole run directory")
-    lower = config.get("lower", False)
-    if not isinstance(lower, bool):
-        raise PipelineError("tokenizer 'lower' must be true or false")
-    if kind == "sentencepiece":
         return SentencePieceTokenizer(path.read_bytes(), config.get("model_type", "unigram"), lower=lower)
     if kind not in TOKENIZERS:
         raise PipelineError(f"unknown tokenizer kind {kind!r}; known: char, word, sentencepiece")

@@ -260,6 +260,11 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
     # the clock steers the schedule and cuts epochs short only in one process: DDP ranks must take the same steps
     schedule = make_schedule(optimizer, config, steps_per_epoch, spent if budget and world == 1 else None)
     amp_dtype = autocast_dtype(device, config, quiet)
+
+    def mixed_precision() -> torch.autocast:
+        """Training steps and validation both run in the run's mixed precision (a no-op without one)."""
+        return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     history, best_state = History(), None
     start_epoch, start_step, carry = 0, 0, None
@@ -315,7 +320,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                     break             # the budget is spent: this epoch ends here and is evaluated
                 batch = batches[step].to(device)
                 try:
-                    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    with mixed_precision():
                         loss, carry = loop.step(model, batch, carry)
                 except RuntimeError as error:   # torch.OutOfMemoryError on a GPU, the allocator's RuntimeError on a CPU
                     if not _out_of_memory(error):
@@ -359,7 +364,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 torch.distributed.all_reduce(totals)
                 loss_sum, loss_count = float(totals[0]), int(totals[1])
             eval_began = time.perf_counter()
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            with mixed_precision():
                 metrics = loop.evaluate(model.module if hasattr(model, "module") else model)
             eval_seconds = time.perf_counter() - eval_began
             row = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, loss_count),
