@@ -9,7 +9,8 @@ import torch
 
 from textrnn.encode import Batch
 from textrnn.errors import ConfigError, TrainingError
-from textrnn.train import CHECKPOINT, TaskLoop, TrainConfig, autocast_dtype, fit, load_checkpoint, resolve_device
+from textrnn.train import (CHECKPOINT, TaskLoop, TrainConfig, WeightAverage, autocast_dtype, fit, load_checkpoint,
+                           resolve_device)
 
 
 class Tiny(torch.nn.Module):
@@ -56,8 +57,9 @@ def weights(model):
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
-def test_resume_after_interrupt_gives_the_same_weights(tmp_path):
-    config = TrainConfig(epochs=4, lr=0.01, seed=3)
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_resume_after_interrupt_gives_the_same_weights(tmp_path, ema):
+    config = TrainConfig(epochs=4, lr=0.01, seed=3, ema=ema)
     torch.manual_seed(0)
     straight = Tiny()
     fit(straight, make_loop(), config, run_dir=tmp_path / "a", quiet=True)
@@ -210,3 +212,48 @@ def test_cpu_mixed_precision_runs_steps_in_bf16_only_when_asked_and_the_cpu_has_
     history = fit(Recording(), make_loop(), TrainConfig(epochs=2, amp_cpu=True), quiet=True)
     assert set(seen) == {torch.bfloat16}                             # train steps and evaluation
     assert all(torch.isfinite(torch.tensor(e["valid_loss"])) for e in history.epochs)
+
+
+def test_the_weight_average_follows_its_formula_with_a_decay_that_warms_up():
+    layer = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(0.0)
+    average = WeightAverage(layer, decay=0.5)
+    expected = 0.0
+    for n, value in enumerate([4.0, 8.0, 2.0], start=1):
+        with torch.no_grad():
+            layer.weight.fill_(value)
+        average.update()
+        decay = min(0.5, (1 + n) / (10 + n))
+        expected = decay * expected + (1 - decay) * value
+        assert average.shadow[0].item() == pytest.approx(expected)
+    with average.applied():
+        assert layer.weight.item() == pytest.approx(expected)
+    assert layer.weight.item() == 2.0          # the training weights are back after the block
+    with pytest.raises(ConfigError, match="train.ema must be between 0 and 1"):
+        WeightAverage(layer, decay=1.5)
+
+
+def test_with_a_weight_average_validation_and_the_saved_model_use_the_average(tmp_path):
+    seen = []
+    loop = make_loop()
+    evaluate = loop.evaluate
+
+    def evaluate_and_record(model):
+        seen.append(weights(model).clone())
+        return evaluate(model)
+
+    loop.evaluate = evaluate_and_record
+    torch.manual_seed(0)
+    plain = Tiny()
+    fit(plain, make_loop(), TrainConfig(epochs=3, lr=0.05, seed=2, restore_best=False), quiet=True)
+    torch.manual_seed(0)
+    averaged = Tiny()
+    fit(averaged, loop, TrainConfig(epochs=3, lr=0.05, seed=2, restore_best=False, ema=0.9), run_dir=tmp_path,
+        quiet=True)
+    # the average does not change the training path: the checkpoint's training weights are the plain run's
+    trained = load_checkpoint(tmp_path / CHECKPOINT)["model"]
+    assert torch.allclose(torch.cat([trained[k].flatten() for k in plain.state_dict()]), weights(plain))
+    # validation saw the averaged weights, which are what the model holds at the end
+    assert torch.equal(seen[-1], weights(averaged))
+    assert not torch.allclose(weights(averaged), weights(plain))

@@ -2,12 +2,13 @@
 
 A task supplies three plain functions (``TaskLoop``): the batches of an epoch, the loss of one batch, and the
 validation metrics. The loop adds what every run needs: device and mixed precision, Adam/AdamW with gradient
-clipping and a learning-rate schedule, early stopping that restores the best weights, an atomic checkpoint every
+clipping and a learning-rate schedule, an optional moving average of the weights, early stopping that restores the best weights, an atomic checkpoint every
 epoch (and on Ctrl-C) that ``resume=True`` continues to the same result, a stop on a non-finite loss, seeds,
 a progress bar, and ``history.json``.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import math
@@ -49,6 +50,8 @@ class TrainConfig:
     amp_cpu: bool = False            # bf16 mixed precision on a CPU with native bf16 (AVX512-BF16 or AMX): LSTM steps
                                      # 1.4-2x faster on such a CPU (bench/amp_cpu.py); off by default, since fp32 is
                                      # what Keras runs; ignored, with a note, on a CPU without bf16
+    ema: float = 0.0                 # decay of an exponential moving average of the weights (Polyak averaging; Keras's
+                                     # use_ema): validation, the best epoch and the saved model use the average; 0 = off
     threads: int = 0                 # CPU threads for torch; 0 = all cores
     max_minutes: float = 0.0         # a time budget: training stops when it is spent (mid-epoch too); 0 = none.
                                      # cosine and linear schedules then anneal over the budget or the epochs,
@@ -163,6 +166,55 @@ def make_schedule(optimizer, config: TrainConfig, steps_per_epoch: int, spent: C
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+class WeightAverage:
+    """An exponential moving average of a model's trainable weights, updated after every optimizer step.
+
+    The decay starts low and rises to ``decay`` ((1 + n) / (10 + n) after n updates, as TensorFlow's
+    ExponentialMovingAverage does), so the first steps' random weights do not linger in a short run."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ConfigError(f"train.ema must be between 0 and 1 (0.999 is usual; 0 turns it off), got {decay}")
+        self.decay = decay
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.shadow = [p.detach().clone() for p in self.params]
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for average, param in zip(self.shadow, self.params):
+            average.lerp_(param.detach(), 1.0 - decay)
+
+    @contextlib.contextmanager
+    def applied(self):
+        """Inside the block the model holds the averaged weights; after it, its training weights again."""
+        training = [p.detach().clone() for p in self.params]
+        self._copy(self.params, self.shadow)
+        try:
+            yield
+        finally:
+            self._copy(self.params, training)
+
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        self._copy(self.params, self.shadow)
+
+    @staticmethod
+    @torch.no_grad()
+    def _copy(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
+        for target, source in zip(targets, sources):
+            target.copy_(source)
+
+    def state_dict(self) -> dict:
+        return {"shadow": self.shadow, "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._copy(self.shadow, state["shadow"])
+        self.updates = int(state["updates"])
+
+
 @dataclass
 class History:
     epochs: list[dict] = field(default_factory=list)
@@ -266,6 +318,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
         return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
 
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    average = WeightAverage(model, config.ema) if config.ema else None
     history, best_state = History(), None
     start_epoch, start_step, carry = 0, 0, None
     if resume and run_dir is not None and (run_dir / CHECKPOINT).exists():
@@ -276,6 +329,8 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
             schedule.load_state_dict(state["schedule"])
         history = History(**state["history"])
         best_state = state.get("best_model")
+        if average is not None and state.get("average") is not None:
+            average.load_state_dict(state["average"])
         start_epoch, start_step = state["epoch"], state["step"]
         carry = state.get("carry")
         torch.set_rng_state(state["rng"])
@@ -294,6 +349,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
             "schedule": schedule.state_dict() if schedule is not None else None,
             "history": history.to_dict(), "best_model": best_state, "epoch": epoch, "step": step,
             "carry": carry_now, "rng": torch.get_rng_state(),
+            "average": average.state_dict() if average is not None else None,
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         }
         atomic_write(run_dir / CHECKPOINT, lambda tmp: tmp.write_bytes(_serialized(state)))
@@ -341,6 +397,8 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                     torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
                 scaler.step(optimizer)
                 scaler.update()
+                if average is not None:
+                    average.update()
                 if schedule is not None and not isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     schedule.step()
                 loss_sum += float(loss.detach())
@@ -364,26 +422,29 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 torch.distributed.all_reduce(totals)
                 loss_sum, loss_count = float(totals[0]), int(totals[1])
             eval_began = time.perf_counter()
-            with mixed_precision():
-                metrics = loop.evaluate(model.module if hasattr(model, "module") else model)
+            # with a weight average, validation and the best epoch's snapshot see the averaged weights
+            with average.applied() if average is not None else contextlib.nullcontext():
+                with mixed_precision():
+                    metrics = loop.evaluate(model.module if hasattr(model, "module") else model)
+                if config.monitor not in metrics:
+                    raise ConfigError(f"train.monitor={config.monitor!r} is not a validation metric; choose one of "
+                                      f"{sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))}")
+                value = float(metrics[config.monitor])
+                improved = better(config.monitor, value, history.best)
+                if improved:
+                    history.best, history.best_epoch = value, epoch + 1
+                    best_state = ({k: v.detach().clone() for k, v in model.state_dict().items()}
+                                  if config.restore_best else None)
             eval_seconds = time.perf_counter() - eval_began
-            row = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, loss_count),
-                   **{f"valid_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
-                   "seconds": train_seconds, "eval_seconds": eval_seconds, "tokens_per_second": tokens * world / max(1e-9, train_seconds),
-                   "lr": optimizer.param_groups[0]["lr"]}
-            history.epochs.append(row)
-            if config.monitor not in metrics:
-                raise ConfigError(f"train.monitor={config.monitor!r} is not a validation metric; "
-                                  f"choose one of {sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))}")
-            value = float(metrics[config.monitor])
+            history.epochs.append({
+                "epoch": epoch + 1, "train_loss": loss_sum / max(1, loss_count),
+                **{f"valid_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
+                "seconds": train_seconds, "eval_seconds": eval_seconds,
+                "tokens_per_second": tokens * world / max(1e-9, train_seconds), "lr": optimizer.param_groups[0]["lr"]})
+            row = history.epochs[-1]
             if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 schedule.step(value)
-            if better(config.monitor, value, history.best):
-                history.best, history.best_epoch = value, epoch + 1
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()} if config.restore_best else None
-                patience_left = config.early_stopping
-            else:
-                patience_left -= 1
+            patience_left = config.early_stopping if improved else patience_left - 1
             history.seconds = time.perf_counter() - began
             if not quiet and rank == 0:
                 shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
@@ -403,6 +464,8 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 break
     if best_state is not None and config.restore_best:
         model.load_state_dict(best_state)
+    elif average is not None:
+        average.copy_to_model()
     if writes:
         atomic_write_json(run_dir / "history.json", history.to_dict())
     return history
