@@ -2,6 +2,7 @@
 a clear error and no code from it runs."""
 import json
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -249,3 +250,49 @@ def test_a_sentencepiece_lm_that_lower_cases_scores_capitals_as_in_training(tmp_
     (tmp_path / "lm" / "config.json").write_text(json.dumps(config))
     again = textrnn.load(tmp_path / "lm")
     assert again.tokenizer.lower and again.score(["The apple"])[0]["logprob"] == pytest.approx(lower["logprob"], abs=1e-5)
+
+
+def _another_model(pipe):
+    with torch.no_grad():
+        for parameter in pipe.model.parameters():
+            parameter.add_(1.0)   # a mix of old and new files would show in the predictions
+
+
+def test_a_save_cut_off_before_its_commit_leaves_the_old_pipeline(saved, classifier, monkeypatch):
+    before = textrnn.load(saved).predict(TEXTS, top=2)
+    _another_model(classifier)
+
+    def fail(model, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("textrnn.pipeline._write_weights", fail)
+    with pytest.raises(OSError):
+        classifier.save(saved)
+    assert textrnn.load(saved).predict(TEXTS, top=2) == before
+
+
+def test_a_save_cut_off_while_moving_its_files_in_is_finished_by_the_next_load(saved, classifier, monkeypatch):
+    import os
+
+    import textrnn.fileio
+
+    _another_model(classifier)
+    expected = classifier.predict(TEXTS, top=2)
+    replace, moved = os.replace, []
+
+    def crash_after_two_moves(source, target):
+        if Path(source).parent.name == ".staging" and Path(target).parent.name != ".staging":
+            if len(moved) == 2:
+                raise KeyboardInterrupt   # the process dies here: two new files are in, config.json is old
+            moved.append(Path(target).name)
+        replace(source, target)
+
+    monkeypatch.setattr(textrnn.fileio.os, "replace", crash_after_two_moves)
+    with pytest.raises(KeyboardInterrupt):
+        classifier.save(saved)
+    monkeypatch.setattr(textrnn.fileio.os, "replace", replace)
+    assert moved == ["model.safetensors", "vocab.json"]
+    again = textrnn.load(saved)
+    assert not (saved / ".staging").exists()
+    for a, b in zip(again.predict(TEXTS, top=2), expected):
+        assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-6)

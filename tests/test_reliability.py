@@ -231,13 +231,13 @@ def test_kill_9_during_a_save_keeps_the_last_good_pipeline(reference, tmp_path):
     assert process.returncode == -signal.SIGKILL
 
     assert (run_dir / "model.safetensors").read_bytes() == good
-    leftover = temporaries(run_dir)
+    leftover = temporaries(run_dir / ".staging")     # the save never reached its commit point
     assert len(leftover) == 1 and leftover[0].name.startswith(".tmp-model.safetensors.")
     assert leftover[0].read_bytes() == b"the first half of a safetensors file"
-    pipe = textrnn.load(run_dir)   # the half-written file is ignored
+    pipe = textrnn.load(run_dir)   # the unfinished save is ignored
     assert pipe.predict(texts, top=2) == before
     pipe.save(run_dir)             # and the next save removes it
-    assert not temporaries(run_dir)
+    assert not temporaries(run_dir) and not (run_dir / ".staging").exists()
     assert textrnn.load(run_dir).predict(texts, top=2) == before
 
 

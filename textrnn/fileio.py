@@ -1,15 +1,19 @@
-"""Atomic file writes: a save never leaves a half-written file in place of the last good one."""
+"""Atomic writes: a save never leaves a half-written file, or a half-replaced set of files, in place of the last
+good one."""
 from __future__ import annotations
 
 import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 TMP_PREFIX = ".tmp-"
+STAGING = ".staging"        # a set of files being saved together (see save_together)
+COMMIT = "COMMIT.json"      # inside STAGING: written once every file is there; the list of names to move in
 _FIXES = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some disk space (over the quota)",
           errno.EFBIG: "raise the file-size limit (ulimit -f)"}
 
@@ -64,3 +68,51 @@ def clean_temporaries(folder: str | Path) -> int:
         stale.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def save_together(folder: str | Path, write: Callable[[Path], list[str]]) -> None:
+    """Replace a set of files in ``folder`` all or nothing.
+
+    ``write(staging)`` writes the files into a staging folder and returns their names in the order they should
+    land (the one that names the others, such as a pipeline's config.json, last). Once all are written, a commit
+    file records the names; only then are they moved in. A save cut off before its commit leaves the old files
+    untouched; one cut off while moving is finished by ``finish_saving`` (the next save or load calls it)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    finish_saving(folder)
+    staging = folder / STAGING
+    shutil.rmtree(staging, ignore_errors=True)      # an earlier save that never reached its commit
+    staging.mkdir()
+    names = write(staging)
+    atomic_write_json(staging / COMMIT, names)      # the commit point
+    _fsync_folder(staging)
+    finish_saving(folder)
+
+
+def finish_saving(folder: str | Path) -> bool:
+    """Move in the files of a committed save that was cut off while moving them; True when there was one."""
+    folder = Path(folder)
+    staging = folder / STAGING
+    if not (staging / COMMIT).exists():
+        return False
+    names = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
+    for name in names:
+        if (staging / name).exists():
+            os.replace(staging / name, folder / name)
+    _fsync_folder(folder)
+    shutil.rmtree(staging, ignore_errors=True)
+    return True
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make renames inside ``folder`` durable (a no-op where folders cannot be opened, as on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

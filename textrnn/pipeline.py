@@ -29,7 +29,7 @@ import torch
 from textrnn import __version__
 from textrnn.config import from_dict, to_dict
 from textrnn.errors import ConfigError, PipelineError
-from textrnn.fileio import atomic_write, atomic_write_json, clean_temporaries
+from textrnn.fileio import atomic_write, atomic_write_json, clean_temporaries, finish_saving, save_together
 from textrnn.models import MODELS
 from textrnn.tasks import task_module
 from textrnn.tokenize import CharTokenizer, SentencePieceTokenizer, WordTokenizer, tokenizer_from_config
@@ -404,7 +404,8 @@ class Pipeline:
 
     # ----- saving and loading --------------------------------------------------------------------------------------
     def save(self, run_dir: str | Path, metrics: dict | None = None) -> Path:
-        """Write the pipeline files into ``run_dir`` atomically, ``config.json`` (with checksums) last."""
+        """Write the pipeline files into ``run_dir`` all or nothing: a save cut off at any point leaves either the
+        previous pipeline or the new one, never a mix (``fileio.save_together``); ``config.json`` lands last."""
         from textrnn.distributed import is_main
 
         run_dir = Path(run_dir)
@@ -412,34 +413,40 @@ class Pipeline:
             return run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         clean_temporaries(run_dir)
+        save_together(run_dir, lambda staging: self._write_files(staging, metrics))
+        return run_dir
+
+    def _write_files(self, folder: Path, metrics: dict | None) -> list[str]:
         files: list[str] = ["model.safetensors"]
         if self.vocab is not None:
-            self.vocab.save(run_dir / "vocab.json")
+            self.vocab.save(folder / "vocab.json")
             files.append("vocab.json")
         if self.labels is not None:
-            self.labels.save(run_dir / "labels.json")
+            self.labels.save(folder / "labels.json")
             files.append("labels.json")
         if self.char_vocab is not None:
-            self.char_vocab.save(run_dir / "chars.json")
+            self.char_vocab.save(folder / "chars.json")
             files.append("chars.json")
         if isinstance(self.tokenizer, SentencePieceTokenizer):
-            self.tokenizer.save_model(run_dir / "spm.model")
+            self.tokenizer.save_model(folder / "spm.model")
             files.append("spm.model")
         model = self.model.module if hasattr(self.model, "module") else self.model
-        atomic_write(run_dir / "model.safetensors", lambda tmp: _write_weights(model, tmp))
+        atomic_write(folder / "model.safetensors", lambda tmp: _write_weights(model, tmp))
         config = to_dict(self.config)
         config.pop("word2vec_extra", None)
         document = {
             "format_version": FORMAT_VERSION, "textrnn_version": __version__,
             "tokenizer_config": self.tokenizer.config() if self.tokenizer is not None else None,
             "vocab_size": len(self.vocab) if self.vocab is not None else None,
-            "files": {name: _sha256(run_dir / name) for name in files},
+            "files": {name: _sha256(folder / name) for name in files},
             **config,
         }
+        extra = []
         if metrics is not None:
-            atomic_write_json(run_dir / "metrics.json", metrics)
-        atomic_write_json(run_dir / "config.json", document)
-        return run_dir
+            atomic_write_json(folder / "metrics.json", metrics)
+            extra.append("metrics.json")
+        atomic_write_json(folder / "config.json", document)
+        return files + extra + ["config.json"]
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "cpu") -> Pipeline:
@@ -450,6 +457,11 @@ class Pipeline:
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise PipelineError(f"{run_dir}: no such run directory; train one with 'textrnn run RECIPE --out {run_dir}'")
+        try:
+            finish_saving(run_dir)     # a save cut off after its commit point: move its last files in
+        except OSError as error:
+            raise PipelineError(f"{run_dir}: a save was cut off while moving its files in, and finishing it failed "
+                                f"({error.strerror or error}); load it once with write access to the folder") from None
         path = run_dir / "config.json"
         if not path.exists():
             raise PipelineError(f"{path}: missing; {run_dir} is not a saved textrnn pipeline (or its save never finished)")
