@@ -2,9 +2,9 @@
 
 A task supplies three plain functions (``TaskLoop``): the batches of an epoch, the loss of one batch, and the
 validation metrics. The loop adds what every run needs: device and mixed precision, Adam/AdamW with gradient
-clipping and a learning-rate schedule, an optional moving average of the weights, early stopping that restores the best weights, an atomic checkpoint every
-epoch (and on Ctrl-C) that ``resume=True`` continues to the same result, a stop on a non-finite loss, seeds,
-a progress bar, and ``history.json``.
+clipping and a learning-rate schedule, an optional moving average of the weights, early stopping that restores
+the best weights, an atomic checkpoint every epoch (and on Ctrl-C) that ``resume=True`` continues to the same
+result, a stop on a non-finite loss, seeds, a progress bar, and ``history.json``.
 """
 from __future__ import annotations
 
