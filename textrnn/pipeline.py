@@ -411,7 +411,6 @@ class Pipeline:
         run_dir = Path(run_dir)
         if not is_main():
             return run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
         clean_temporaries(run_dir)
         save_together(run_dir, lambda staging: self._write_files(staging, metrics))
         return run_dir

@@ -436,12 +436,11 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                     best_state = ({k: v.detach().clone() for k, v in model.state_dict().items()}
                                   if config.restore_best else None)
             eval_seconds = time.perf_counter() - eval_began
-            history.epochs.append({
-                "epoch": epoch + 1, "train_loss": loss_sum / max(1, loss_count),
-                **{f"valid_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
-                "seconds": train_seconds, "eval_seconds": eval_seconds,
-                "tokens_per_second": tokens * world / max(1e-9, train_seconds), "lr": optimizer.param_groups[0]["lr"]})
-            row = history.epochs[-1]
+            row = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, loss_count),
+                   **{f"valid_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
+                   "seconds": train_seconds, "eval_seconds": eval_seconds,
+                   "tokens_per_second": tokens * world / max(1e-9, train_seconds), "lr": optimizer.param_groups[0]["lr"]}
+            history.epochs.append(row)
             if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 schedule.step(value)
             patience_left = config.early_stopping if improved else patience_left - 1
