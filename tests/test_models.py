@@ -12,7 +12,7 @@ from torch import nn
 from textrnn.embeddings import EmbeddingConfig
 from textrnn.errors import ConfigError
 from textrnn.models import MODELS
-from textrnn.models.classifier import Classifier, ClassifierConfig
+from textrnn.models.classifier import Classifier, ClassifierConfig, Ensemble, build_classifier
 from textrnn.models.crf import CRF
 from textrnn.models.lm import LanguageModel, LMConfig
 from textrnn.models.recurrent import Recurrent, reverse_within_lengths
@@ -253,6 +253,26 @@ def test_classifier_class_weights_and_smoothing():
         Classifier(ClassifierConfig(class_weights=[1.0]), VOCAB, 2)
     with pytest.raises(ConfigError, match="pooling"):
         Classifier(ClassifierConfig(pooling="attention"), VOCAB, 2)
+
+
+def test_ensemble_averages_its_members_probabilities_and_losses():
+    config = ClassifierConfig(embedding=SMALL, hidden_dim=8, bidirectional=True, pooling="max+mean", members=3)
+    model = build_classifier(config, VOCAB, 4).eval()
+    assert isinstance(model, Ensemble) and len(model.members) == 3
+    first, second = (dict(m.named_parameters())["output.weight"] for m in model.members[:2])
+    assert not torch.equal(first, second)                       # each member starts from its own weights
+    ids, lengths = ragged_ids([9, 4, 1])
+    targets = torch.tensor([0, 3, 1])
+    output, loss = model(ids, lengths, targets)
+    alone = [member(ids, lengths, targets) for member in model.members]
+    mean = torch.stack([torch.softmax(logits, -1) for logits, _ in alone]).mean(0)
+    torch.testing.assert_close(torch.softmax(output, -1), mean, atol=TOL, rtol=0)
+    torch.testing.assert_close(loss, torch.stack([member_loss for _, member_loss in alone]).mean())
+    model.train()
+    assert_all_learn(model, model(ids, lengths, targets)[1])
+    assert isinstance(build_classifier(ClassifierConfig(embedding=SMALL), VOCAB, 2), Classifier)
+    with pytest.raises(ConfigError, match="members"):
+        build_classifier(ClassifierConfig(members=0), VOCAB, 2)
 
 
 # ----- Tagger and CRF ---------------------------------------------------------------------------------------------

@@ -236,6 +236,22 @@ def test_words_of_the_extra_text_join_the_vocabulary_with_their_word2vec_vectors
     assert row.abs().sum() > 0 and wider.word2vec_report["vocab_coverage"] == 1.0
 
 
+def test_an_ensemble_trains_saves_and_loads_with_word2vec_in_every_member(tmp_path):
+    train = [Example(text=t, label=l) for t, l in zip(TEXTS, ["pos", "neg", "pos", "neg"])] * 4
+    pipe = Pipeline.for_task("classify", train=train, quiet=True,
+                             model={"hidden_dim": 8, "members": 2,
+                                    "embedding": {"kind": "word2vec", "dim": 8, "epochs": 1, "workers": 1}},
+                             train_config={"epochs": 1, "batch_size": 4})
+    tables = [e.weight.detach().clone() for e in pipe._word_embeddings()]
+    assert len(tables) == 2 and torch.equal(tables[0], tables[1])      # the same vectors start every member
+    pipe.fit(train, train, quiet=True)
+    pipe.save(tmp_path / "run")
+    again = textrnn.load(tmp_path / "run")
+    assert len(again.model.members) == 2
+    for a, b in zip(pipe.predict(TEXTS, top=2), again.predict(TEXTS, top=2)):
+        assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-6)
+
+
 def test_a_sentencepiece_lm_that_lower_cases_scores_capitals_as_in_training(tmp_path):
     lines = [Example(text=t) for t in ["the apple and pear salad was fresh", "we ate a pear today"] * 30]
     lm = Pipeline.for_task("lm", train=lines, tokenizer={"kind": "sentencepiece", "vocab_size": 300, "lower": True},

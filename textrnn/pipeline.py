@@ -208,20 +208,26 @@ class Pipeline:
         return pipe
 
     def _build_model(self) -> torch.nn.Module:
-        model_class = MODELS[MODEL_OF_TASK[self.config.task]][1]
+        build = MODELS[MODEL_OF_TASK[self.config.task]][1]
         if self.config.task == "classify":
-            return model_class(self.model_config, len(self.vocab), len(self.labels))
+            return build(self.model_config, len(self.vocab), len(self.labels))
         if self.config.task == "tag":
-            return model_class(self.model_config, len(self.vocab), len(self.labels))
+            return build(self.model_config, len(self.vocab), len(self.labels))
         if self.config.task == "lm":
-            return model_class(self.model_config, len(self.vocab))
-        return model_class(self.model_config)
+            return build(self.model_config, len(self.vocab))
+        return build(self.model_config)
 
     def _word_embedding(self) -> torch.nn.Embedding:
-        for module in self.model.modules():
-            if isinstance(module, torch.nn.Embedding) and module.num_embeddings == len(self.vocab):
-                return module
-        raise ConfigError("word2vec needs a learned word embedding in the model")
+        """The model's word embedding (an ensemble's first member's)."""
+        return self._word_embeddings()[0]
+
+    def _word_embeddings(self) -> list[torch.nn.Embedding]:
+        """Every word embedding of the model: one, or one per member of an ensemble."""
+        found = [module for module in self.model.modules()
+                 if isinstance(module, torch.nn.Embedding) and module.num_embeddings == len(self.vocab)]
+        if not found:
+            raise ConfigError("word2vec needs a learned word embedding in the model")
+        return found
 
     def _extra_token_lists(self) -> list[list[str]]:
         """The tokens of the extra unlabelled texts (``word2vec_extra``), cleaned and normalised as train's."""
@@ -238,7 +244,8 @@ class Pipeline:
         vectors = word2vec_vectors(token_lists, settings, extra_token_lists=extra or None, seed=self.config.train.seed)
         matrix, report = align_vectors(self.vocab, vectors, settings.dim, seed=self.config.train.seed)
         with torch.no_grad():
-            self._word_embedding().weight.copy_(matrix)
+            for embedding in self._word_embeddings():
+                embedding.weight.copy_(matrix)
         self.word2vec_report = report
         if not quiet:
             print(f"word2vec coverage: {report.get('vocab_coverage', 0):.1%} of the vocabulary, "

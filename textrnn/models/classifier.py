@@ -6,6 +6,7 @@ beyond each text's end (as it would alone), and every pooling is masked.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -39,6 +40,8 @@ class ClassifierConfig:
     chrono_steps: int = 0                   # init = "chrono": the longest dependency in steps
     label_smoothing: float = 0.0
     class_weights: list[float] | None = None   # one weight per class for the cross-entropy
+    members: int = 1                        # >1: that many independently initialised classifiers trained side by
+                                            # side on the same batches, their probabilities averaged (an Ensemble)
 
 
 def full_lengths(ids: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -136,3 +139,36 @@ class Classifier(nn.Module):
             loss = F.cross_entropy(logits.float(), targets.view(-1).long(), weight=self.class_weights,
                                    label_smoothing=self.config.label_smoothing)
         return logits, loss
+
+
+class Ensemble(nn.Module):
+    """Several classifiers as one: ``forward(ids, lengths, targets=None) -> (log of the mean probability, loss)``.
+
+    Each member starts from its own random weights (a deep ensemble) and sees the same batches; its own dropout
+    masks and initial weights make the members disagree where one alone would be unsure. The loss is the mean of
+    the members' losses, so each member learns as it would alone (Adam does not see the 1/N scale); the output is
+    the log of the members' mean probability, so ``softmax(output)`` is that mean.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if len(members) < 2:
+            raise ConfigError(f"model.members must be at least 2 for an ensemble, got {len(members)}")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        outputs = [member(ids, lengths, targets) for member in self.members]
+        log_probs = torch.stack([F.log_softmax(logits.float(), dim=-1) for logits, _ in outputs])   # (N, B, C)
+        mean = torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))                     # (B, C)
+        loss = torch.stack([loss for _, loss in outputs]).mean() if targets is not None else None
+        return mean, loss
+
+
+def build_classifier(config: ClassifierConfig, vocab_size: int, num_classes: int) -> nn.Module:
+    """A Classifier, or an Ensemble of ``config.members`` of them."""
+    if config.members < 1:
+        raise ConfigError(f"model.members must be 1 (one classifier) or more (an ensemble), got {config.members}")
+    if config.members == 1:
+        return Classifier(config, vocab_size, num_classes)
+    return Ensemble([Classifier(config, vocab_size, num_classes) for _ in range(config.members)])
