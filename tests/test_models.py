@@ -12,12 +12,13 @@ from torch import nn
 from textrnn.embeddings import EmbeddingConfig
 from textrnn.errors import ConfigError
 from textrnn.models import MODELS
-from textrnn.models.classifier import Classifier, ClassifierConfig, Ensemble, build_classifier
+from textrnn.models.classifier import Classifier, ClassifierConfig, build_classifier
+from textrnn.models.ensemble import Ensemble
 from textrnn.models.crf import CRF
 from textrnn.models.lm import LanguageModel, LMConfig
 from textrnn.models.recurrent import Recurrent, reverse_within_lengths
 from textrnn.models.regressor import Regressor, RegressorConfig
-from textrnn.models.tagger import CASINGS, NUM_CASINGS, Tagger, TaggerConfig, casing_class
+from textrnn.models.tagger import CASINGS, NUM_CASINGS, Tagger, TaggerConfig, TaggerEnsemble, build_tagger, casing_class
 
 VOCAB, TOL = 30, 1e-5
 SMALL = EmbeddingConfig(dim=8)
@@ -362,6 +363,32 @@ def test_tagger_overfits_eight_sentences(crf):
     assert predicted == [targets[row, :n].tolist() for row, n in enumerate(lengths.tolist())]
 
 
+@pytest.mark.parametrize("crf", [False, True])
+def test_tagger_ensemble_decodes_from_its_members_mean(crf):
+    config = TaggerConfig(embedding=SMALL, hidden_dim=6, casing_dim=2, crf=crf, members=2)
+    model = build_tagger(config, VOCAB, 4).eval()
+    assert isinstance(model, TaggerEnsemble) and isinstance(build_tagger(TaggerConfig(embedding=SMALL), VOCAB, 4), Tagger)
+    ids, lengths = ragged_ids([7, 3, 1])
+    casing = torch.where(ids > 0, 1, 0)
+    targets = torch.where(ids > 0, ids % 4, 0)
+    output, loss = model(ids, lengths, targets, casing=casing)
+    alone = [member(ids, lengths, targets, casing=casing) for member in model.members]
+    torch.testing.assert_close(loss, (alone[0][1] + alone[1][1]) / 2)
+    mean = (torch.softmax(alone[0][0], -1) + torch.softmax(alone[1][0], -1)) / 2
+    torch.testing.assert_close(torch.softmax(output, -1), mean, atol=TOL, rtol=0)
+    paths = model.decode(ids, lengths, casing=casing)
+    if crf:   # one CRF holding the members' mean scores, over their mean emissions
+        joint = CRF(4)
+        with torch.no_grad():
+            for name in ("transitions", "start", "end"):
+                getattr(joint, name).copy_((getattr(model.members[0].crf, name) + getattr(model.members[1].crf, name)) / 2)
+        mask = torch.arange(ids.size(1))[None] < lengths[:, None]
+        emissions = sum(m.emissions(ids, lengths, casing=casing) for m in model.members) / 2
+        assert paths == joint.viterbi(emissions, mask)
+    else:
+        assert paths == [row[:n] for row, n in zip(mean.argmax(-1).tolist(), lengths.tolist())]
+
+
 def test_tagger_needs_its_features():
     model = Tagger(TaggerConfig(embedding=SMALL, hidden_dim=4, char_dim=3, char_vocab_size=9), VOCAB, 3)
     with pytest.raises(ValueError, match="chars"):
@@ -373,7 +400,7 @@ def test_tagger_needs_its_features():
 @torch.no_grad()
 def _brute_force(crf: CRF, emissions: torch.Tensor, length: int) -> tuple[torch.Tensor, list[int], dict]:
     """log Z, the best path and every path's score, by enumerating all tag sequences of one row."""
-    transitions, start, end = crf._scores()
+    transitions, start, end = crf.scores()
     scores = {}
     for path in itertools.product(range(crf.num_tags), repeat=length):
         s = start[path[0]] + end[path[-1]] + sum(emissions[t, path[t]] for t in range(length))

@@ -178,6 +178,33 @@ def test_tagger_and_lm_roundtrip(tmp_path, conll_file, text_file):
     assert again.generate("the", max_tokens=5, seed=1) == lm.generate("the", max_tokens=5, seed=1)
 
 
+def test_a_crf_tagger_on_iob2_tags_never_predicts_a_path_iob2_forbids(tmp_path, conll_file):
+    from textrnn.corpus import Corpus
+    from textrnn.models.crf import CRF
+
+    corpus = Corpus.from_files(train=conll_file, valid=conll_file, task="tag")
+    settings = dict(model={"hidden_dim": 8, "crf": True, "members": 2, "embedding": {"dim": 8}},
+                    train_config={"epochs": 1}, quiet=True)
+    tagger = Pipeline.for_task("tag", corpus, **settings)
+    crfs = [m for m in tagger.model.modules() if isinstance(m, CRF)]
+    names = tagger.labels.itos
+    assert len(crfs) == 2
+    for crf in crfs:      # I-PER only after B-PER or I-PER, and never first
+        allowed = {(names[i], names[j]) for i, j in crf.allowed_transitions.nonzero().tolist()}
+        assert ("O", "I-PER") not in allowed and ("B-LOC", "I-PER") not in allowed and ("B-PER", "I-PER") in allowed
+        assert not crf.allowed_start[names.index("I-PER")]
+    tagger.fit(corpus=corpus, quiet=True)
+    tagger.save(tmp_path / "tagger")
+    again = textrnn.load(tmp_path / "tagger")
+    assert torch.equal(again.model.members[1].crf.allowed_transitions, crfs[1].allowed_transitions)
+    sentence = "Teddy Roosevelt visited Paris ."
+    assert again.tag([sentence]) == tagger.tag([sentence])
+    # tags given through the API that break IOB2 leave the CRF free (a constraint would make their loss huge)
+    broken = [Example(tokens=["Paris", "Roosevelt"], tags=["O", "I-PER"])] + list(corpus.train)
+    free = Pipeline.for_task("tag", train=broken, **settings)
+    assert all(bool(m.allowed_transitions.all()) for m in free.model.modules() if isinstance(m, CRF))
+
+
 def test_saved_files_follow_the_umask(classifier, tmp_path):
     import os
     import stat

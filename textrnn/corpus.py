@@ -245,16 +245,24 @@ def iob1_to_iob2(tags: Sequence[str]) -> list[str]:
     return out
 
 
-def check_iob2(tags: Sequence[str], where: str) -> None:
-    """Raise DataError (naming ``where``, e.g. ``file:line``) for an ``I-X`` with no ``B-X`` or ``I-X`` before it."""
+def iob2_break(tags: Sequence[str]) -> int | None:
+    """The index of the first ``I-X`` with no ``B-X`` or ``I-X`` before it (where the tags stop being IOB2), or None."""
     previous: str | None = None
     for i, tag in enumerate(tags):
         kind = _entity_type(tag)
         if tag.startswith("I-") and previous != kind:
-            before = f"after {tags[i - 1]!r}" if i else "at the start"
-            raise DataError(f"{where}: tag {i + 1} {tag!r} comes {before}, with no 'B-{kind}' opening it; not IOB2 "
-                            f"(an IOB1 file can be converted with iob1_to_iob2)")
+            return i
         previous = kind
+    return None
+
+
+def check_iob2(tags: Sequence[str], where: str) -> None:
+    """Raise DataError (naming ``where``, e.g. ``file:line``) for an ``I-X`` with no ``B-X`` or ``I-X`` before it."""
+    i = iob2_break(tags)
+    if i is not None:
+        tag, before = tags[i], (f"after {tags[i - 1]!r}" if i else "at the start")
+        raise DataError(f"{where}: tag {i + 1} {tag!r} comes {before}, with no 'B-{_entity_type(tag)}' opening it; "
+                        f"not IOB2 (an IOB1 file can be converted with iob1_to_iob2)")
 
 
 def read_examples(path: str | Path, format: str = "auto", text_field: str = "text", label_field: str = "label",

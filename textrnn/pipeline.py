@@ -202,6 +202,8 @@ class Pipeline:
         # resumed run continues the same one)
         torch.manual_seed(config.train.seed)
         pipe = cls(config, tokenizer, vocab, labels, char_vocab)
+        if config.task == "tag":
+            pipe._constrain_iob2(examples)
         embedding = pipe.model_config.embedding
         if embedding.kind == "word2vec":
             pipe._init_word2vec(token_lists, pipe._extra_token_lists() if extra_lists is None else extra_lists, quiet)
@@ -216,6 +218,22 @@ class Pipeline:
         if self.config.task == "lm":
             return build(self.model_config, len(self.vocab))
         return build(self.model_config)
+
+    def _constrain_iob2(self, examples: list) -> None:
+        """A CRF tagger whose tags are IOB2 (names B-X, I-X, O) and whose training tags all follow it learns and
+        decodes only paths IOB2 allows: no I-X after O, at the start, or after another type. The constraint is
+        kept in the model's buffers, so a saved model keeps it."""
+        from textrnn.corpus import iob2_break
+        from textrnn.models.crf import CRF
+        from textrnn.tasks.tag import is_iob
+
+        crfs = [module for module in self.model.modules() if isinstance(module, CRF)]
+        if not crfs or not is_iob(self.labels.itos):
+            return
+        if any(e.tags and iob2_break(e.tags) is not None for e in examples):
+            return
+        for crf in crfs:
+            crf.constrain_iob2(self.labels.itos)
 
     def _word_embedding(self) -> torch.nn.Embedding:
         """The model's word embedding (an ensemble's first member's)."""

@@ -6,7 +6,6 @@ beyond each text's end (as it would alone), and every pooling is masked.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -17,6 +16,7 @@ from textrnn.embeddings import EmbeddingConfig, build_embedding
 from textrnn.encode import mask as length_mask
 from textrnn.errors import ConfigError
 from textrnn.layers import Dropout
+from textrnn.models.ensemble import Ensemble
 from textrnn.models.recurrent import Recurrent
 
 POOLINGS = ("last", "max", "mean", "last+max", "max+mean")
@@ -139,30 +139,6 @@ class Classifier(nn.Module):
             loss = F.cross_entropy(logits.float(), targets.view(-1).long(), weight=self.class_weights,
                                    label_smoothing=self.config.label_smoothing)
         return logits, loss
-
-
-class Ensemble(nn.Module):
-    """Several classifiers as one: ``forward(ids, lengths, targets=None) -> (log of the mean probability, loss)``.
-
-    Each member starts from its own random weights (a deep ensemble) and sees the same batches; its own dropout
-    masks and initial weights make the members disagree where one alone would be unsure. The loss is the mean of
-    the members' losses, so each member learns as it would alone (Adam does not see the 1/N scale); the output is
-    the log of the members' mean probability, so ``softmax(output)`` is that mean.
-    """
-
-    def __init__(self, members: list[nn.Module]):
-        super().__init__()
-        if len(members) < 2:
-            raise ConfigError(f"model.members must be at least 2 for an ensemble, got {len(members)}")
-        self.members = nn.ModuleList(members)
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        outputs = [member(ids, lengths, targets) for member in self.members]
-        log_probs = torch.stack([F.log_softmax(logits.float(), dim=-1) for logits, _ in outputs])   # (N, B, C)
-        mean = torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))                     # (B, C)
-        loss = torch.stack([loss for _, loss in outputs]).mean() if targets is not None else None
-        return mean, loss
 
 
 def build_classifier(config: ClassifierConfig, vocab_size: int, num_classes: int) -> nn.Module:

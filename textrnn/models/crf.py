@@ -43,7 +43,7 @@ class CRF(nn.Module):
         self.allowed_transitions.copy_(allowed)
         self.allowed_start.copy_(start)
 
-    def _scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         transitions = self.transitions.masked_fill(~self.allowed_transitions, FORBIDDEN)
         return transitions, self.start.masked_fill(~self.allowed_start, FORBIDDEN), self.end
 
@@ -60,7 +60,7 @@ class CRF(nn.Module):
         return -self.log_likelihood(emissions, tags, mask).mean()
 
     def _path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        transitions, start, end = self._scores()
+        transitions, start, end = self.scores()
         tags = tags.long()
         emitted = emissions.gather(2, tags.unsqueeze(-1)).squeeze(-1)             # (B, T)
         steps = transitions[tags[:, :-1], tags[:, 1:]] + emitted[:, 1:]           # (B, T - 1)
@@ -69,7 +69,7 @@ class CRF(nn.Module):
         return score + end[tags.gather(1, last.unsqueeze(1)).squeeze(1)]
 
     def _log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        transitions, start, end = self._scores()
+        transitions, start, end = self.scores()
         alpha = start + emissions[:, 0]                                           # (B, C)
         for t in range(1, emissions.size(1)):
             # alpha[b, j] = logsumexp_i alpha[b, i] + transitions[i, j] + emissions[b, t, j]
@@ -78,9 +78,12 @@ class CRF(nn.Module):
         return torch.logsumexp(alpha + end, dim=1)
 
     @torch.no_grad()
-    def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        """The best tag path per row, each as long as the row's real positions: emissions (B, T, C), mask (B, T)."""
-        transitions, start, end = self._scores()
+    def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor,
+                scores: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> list[list[int]]:
+        """The best tag path per row, each as long as the row's real positions: emissions (B, T, C), mask (B, T).
+
+        ``scores``: (transitions, start, end) to use instead of this CRF's own (an ensemble's mean)."""
+        transitions, start, end = scores if scores is not None else self.scores()
         emissions = emissions.float()
         batch, steps, tags = emissions.shape
         score = start + emissions[:, 0]                                           # (B, C)

@@ -18,6 +18,7 @@ from textrnn.errors import ConfigError
 from textrnn.layers import Dropout
 from textrnn.models.classifier import full_lengths
 from textrnn.models.crf import CRF
+from textrnn.models.ensemble import Ensemble
 from textrnn.models.recurrent import Recurrent
 
 CASINGS = ("pad", "lower", "upper", "title", "mixed", "numeric", "contains_digit", "other")
@@ -64,6 +65,7 @@ class TaggerConfig:
     casing_dim: int = 0              # >0: an embedding of casing_class(token), from `casing` (B, T)
     crf: bool = False
     packed: bool = False
+    members: int = 1                 # >1: an ensemble of that many taggers trained side by side (TaggerEnsemble)
 
 
 class CharEncoder(nn.Module):
@@ -167,11 +169,42 @@ class Tagger(nn.Module):
     def decode(self, ids: torch.Tensor, lengths: torch.Tensor | None, chars: torch.Tensor | None = None,
                casing: torch.Tensor | None = None) -> list[list[int]]:
         """The best tag ids per row (argmax, or Viterbi with a CRF), each list as long as its row."""
-        given = full_lengths(ids, lengths)
-        lengths = given.clamp(min=1)
-        logits = self.emissions(ids, lengths, chars, casing)
-        if self.crf is not None:
-            paths = self.crf.viterbi(logits, length_mask(lengths.to(ids.device), ids.size(1)))
-        else:
-            paths = logits.argmax(-1).cpu().tolist()
-        return [path[:length] for path, length in zip(paths, given.tolist(), strict=True)]   # an empty row gets no tags
+        return decode_together([self], ids, lengths, chars, casing)
+
+
+class TaggerEnsemble(Ensemble):
+    """Taggers trained side by side (``model.members``); decoding combines them (see :func:`decode_together`)."""
+
+    @torch.no_grad()
+    def decode(self, ids: torch.Tensor, lengths: torch.Tensor | None, chars: torch.Tensor | None = None,
+               casing: torch.Tensor | None = None) -> list[list[int]]:
+        return decode_together(list(self.members), ids, lengths, chars, casing)
+
+
+@torch.no_grad()
+def decode_together(taggers: list[Tagger], ids: torch.Tensor, lengths: torch.Tensor | None,
+                    chars: torch.Tensor | None = None, casing: torch.Tensor | None = None) -> list[list[int]]:
+    """The best tag ids per row for one tagger or several of one configuration, each list as long as its row.
+
+    Without a CRF: the argmax of the taggers' mean probability per token. With one: Viterbi over the taggers'
+    mean emissions and mean transition, start and end scores (the mean of their log-potentials).
+    """
+    given = full_lengths(ids, lengths)
+    lengths = given.clamp(min=1)
+    emissions = torch.stack([t.emissions(ids, lengths, chars, casing).float() for t in taggers])   # (N, B, T, C)
+    if taggers[0].crf is not None:
+        scores = [torch.stack(parts).mean(0) for parts in zip(*(t.crf.scores() for t in taggers))]
+        paths = taggers[0].crf.viterbi(emissions.mean(0), length_mask(lengths.to(ids.device), ids.size(1)),
+                                       scores=tuple(scores))
+    else:
+        paths = torch.softmax(emissions, -1).mean(0).argmax(-1).cpu().tolist()
+    return [path[:length] for path, length in zip(paths, given.tolist(), strict=True)]   # an empty row gets no tags
+
+
+def build_tagger(config: TaggerConfig, vocab_size: int, num_tags: int) -> nn.Module:
+    """A Tagger, or a TaggerEnsemble of ``config.members`` of them."""
+    if config.members < 1:
+        raise ConfigError(f"model.members must be 1 (one tagger) or more (an ensemble), got {config.members}")
+    if config.members == 1:
+        return Tagger(config, vocab_size, num_tags)
+    return TaggerEnsemble([Tagger(config, vocab_size, num_tags) for _ in range(config.members)])
