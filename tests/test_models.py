@@ -13,8 +13,8 @@ from textrnn.embeddings import EmbeddingConfig
 from textrnn.errors import ConfigError
 from textrnn.models import MODELS
 from textrnn.models.classifier import Classifier, ClassifierConfig, build_classifier
-from textrnn.models.ensemble import Ensemble
 from textrnn.models.crf import CRF
+from textrnn.models.ensemble import Ensemble
 from textrnn.models.lm import LanguageModel, LMConfig
 from textrnn.models.recurrent import Recurrent, reverse_within_lengths
 from textrnn.models.regressor import Regressor, RegressorConfig
@@ -386,7 +386,7 @@ def test_tagger_ensemble_decodes_from_its_members_mean(crf):
         emissions = sum(m.emissions(ids, lengths, casing=casing) for m in model.members) / 2
         assert paths == joint.viterbi(emissions, mask)
     else:
-        assert paths == [row[:n] for row, n in zip(mean.argmax(-1).tolist(), lengths.tolist())]
+        assert paths == [row[:n] for row, n in zip(mean.argmax(-1).tolist(), lengths.tolist(), strict=True)]
 
 
 def test_tagger_needs_its_features():

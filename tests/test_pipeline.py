@@ -17,7 +17,7 @@ TEXTS = ["great film , loved it", "awful film , hated it", "wonderful acting", "
 
 @pytest.fixture
 def classifier():
-    train = [Example(text=t, label=l) for t, l in zip(TEXTS, ["pos", "neg", "pos", "neg"])] * 4
+    train = [Example(text=t, label=label) for t, label in zip(TEXTS, ["pos", "neg", "pos", "neg"], strict=True)] * 4
     pipe = Pipeline.for_task("classify", train=train, model={"hidden_dim": 8, "embedding": {"dim": 8}},
                              train_config={"epochs": 2, "batch_size": 4}, quiet=True)
     pipe.fit(train, train, quiet=True)
@@ -31,7 +31,7 @@ def test_save_load_gives_identical_predictions(classifier, tmp_path):
     before = classifier.predict(TEXTS, top=2)
     after = again.predict(TEXTS, top=2)
     assert [r["label"] for r in before] == [r["label"] for r in after]
-    for a, b in zip(before, after):
+    for a, b in zip(before, after, strict=True):
         assert a["probability"] == pytest.approx(b["probability"], abs=1e-6)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["format_version"] == 1
 
@@ -250,7 +250,7 @@ def test_a_weights_file_over_the_file_size_limit_fails_naming_the_cause(classifi
 
 
 def test_words_of_the_extra_text_join_the_vocabulary_with_their_word2vec_vectors():
-    train = [Example(text=t, label=l) for t, l in zip(TEXTS, ["pos", "neg", "pos", "neg"])] * 4
+    train = [Example(text=t, label=label) for t, label in zip(TEXTS, ["pos", "neg", "pos", "neg"], strict=True)] * 4
     extra = ["a superb film , superb acting", "a superb story", "rare word"] * 3
     settings = dict(train=train, model={"hidden_dim": 8, "embedding": {"kind": "word2vec", "dim": 8, "epochs": 1,
                                                                        "workers": 1}}, word2vec_extra=extra, quiet=True)
@@ -264,7 +264,7 @@ def test_words_of_the_extra_text_join_the_vocabulary_with_their_word2vec_vectors
 
 
 def test_an_ensemble_trains_saves_and_loads_with_word2vec_in_every_member(tmp_path):
-    train = [Example(text=t, label=l) for t, l in zip(TEXTS, ["pos", "neg", "pos", "neg"])] * 4
+    train = [Example(text=t, label=label) for t, label in zip(TEXTS, ["pos", "neg", "pos", "neg"], strict=True)] * 4
     pipe = Pipeline.for_task("classify", train=train, quiet=True,
                              model={"hidden_dim": 8, "members": 2,
                                     "embedding": {"kind": "word2vec", "dim": 8, "epochs": 1, "workers": 1}},
@@ -275,7 +275,7 @@ def test_an_ensemble_trains_saves_and_loads_with_word2vec_in_every_member(tmp_pa
     pipe.save(tmp_path / "run")
     again = textrnn.load(tmp_path / "run")
     assert len(again.model.members) == 2
-    for a, b in zip(pipe.predict(TEXTS, top=2), again.predict(TEXTS, top=2)):
+    for a, b in zip(pipe.predict(TEXTS, top=2), again.predict(TEXTS, top=2), strict=True):
         assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-6)
 
 
@@ -337,5 +337,5 @@ def test_a_save_cut_off_while_moving_its_files_in_is_finished_by_the_next_load(s
     assert moved == ["model.safetensors", "vocab.json"]
     again = textrnn.load(saved)
     assert not (saved / ".staging").exists()
-    for a, b in zip(again.predict(TEXTS, top=2), expected):
+    for a, b in zip(again.predict(TEXTS, top=2), expected, strict=True):
         assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-6)

@@ -9,8 +9,16 @@ import torch
 
 from textrnn.encode import Batch
 from textrnn.errors import ConfigError, TrainingError
-from textrnn.train import (CHECKPOINT, TaskLoop, TrainConfig, WeightAverage, autocast_dtype, fit, load_checkpoint,
-                           resolve_device)
+from textrnn.train import (
+    CHECKPOINT,
+    TaskLoop,
+    TrainConfig,
+    WeightAverage,
+    autocast_dtype,
+    fit,
+    load_checkpoint,
+    resolve_device,
+)
 
 
 class Tiny(torch.nn.Module):

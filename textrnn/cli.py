@@ -255,7 +255,7 @@ def tag(
     results = pipe.tag(items)
     lines = []
     for r in results:
-        lines.append(" ".join(f"{t}/{g}" for t, g in zip(r["tokens"], r["tags"])))
+        lines.append(" ".join(f"{t}/{g}" for t, g in zip(r["tokens"], r["tags"], strict=True)))
         lines.extend(f"  {e['type']}: {e['text']} [{e['start']}:{e['end']}]" for e in r["entities"])
     _emit(results, as_json, "\n".join(lines))
 

@@ -42,7 +42,7 @@ def pad(sequences: Sequence[Sequence[int]], max_len: int | None = None, keep: st
     lengths = np.fromiter((len(s) for s in cut), dtype=np.int64, count=len(cut))
     width = max(int(lengths.max()) if len(cut) else 0, min_len)
     out = np.full((len(cut), width), PAD_ID, dtype=np.int64)
-    for row, s in zip(out, cut):
+    for row, s in zip(out, cut, strict=True):
         row[: len(s)] = s
     return torch.from_numpy(out), torch.from_numpy(lengths)
 

@@ -364,7 +364,7 @@ class Pipeline:
         encoded.ids = [ids[:PREDICT_MAX_TOKENS] for ids in encoded.ids]
         probs = classify.probabilities(self, encoded, batch_size=batch_size)
         results = []
-        for text, row in zip(texts, probs):
+        for text, row in zip(texts, probs, strict=True):
             order = row.argsort()[::-1][: max(1, top)]
             ranked = [{"label": self.labels.itos[i], "probability": float(row[i])} for i in order]
             results.append({"text": text, "label": ranked[0]["label"], "probability": ranked[0]["probability"],
@@ -396,7 +396,7 @@ class Pipeline:
         encoded = tag.encode(self, examples, with_labels=False)
         paths, _ = tag.decode(self, encoded)
         results = []
-        for text, s, path in zip(texts, spans, paths):
+        for text, s, path in zip(texts, spans, paths, strict=True):
             tags = self.labels.decode(path)
             results.append({"tokens": [t for t, _, _ in s], "tags": tags, "entities": entities(text, s, tags)})
         return results
@@ -592,7 +592,7 @@ def _load_weights(model: torch.nn.Module, weights: dict, path: Path, vocab: Voca
 def entities(text: str, spans: list[tuple[str, int, int]], tags: list[str]) -> list[dict]:
     """Entity spans from IOB2 tags: ``[{"text", "type", "start", "end"}]`` with character offsets into ``text``."""
     found, current = [], None
-    for (token, start, end), tag in zip(spans, tags):
+    for (_token, start, end), tag in zip(spans, tags, strict=True):
         if tag.startswith("B-") or (tag.startswith("I-") and (current is None or current["type"] != tag[2:])):
             if current:
                 found.append(current)

@@ -184,7 +184,7 @@ class WeightAverage:
     def update(self) -> None:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for average, param in zip(self.shadow, self.params):
+        for average, param in zip(self.shadow, self.params, strict=True):
             average.lerp_(param.detach(), 1.0 - decay)
 
     @contextlib.contextmanager
@@ -204,7 +204,7 @@ class WeightAverage:
     @staticmethod
     @torch.no_grad()
     def _copy(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
-        for target, source in zip(targets, sources):
+        for target, source in zip(targets, sources, strict=True):
             target.copy_(source)
 
     def state_dict(self) -> dict:

@@ -24,9 +24,9 @@ def _read_token_list(path: Path, what: str) -> list[str]:
     try:
         items = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PipelineError(f"{path}: missing {what} file; save the pipeline again or copy the whole run directory")
+        raise PipelineError(f"{path}: missing {what} file; save the pipeline again or copy the whole run directory") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PipelineError(f"{path}: not valid JSON ({error}); the file is corrupted, save the pipeline again")
+        raise PipelineError(f"{path}: not valid JSON ({error}); the file is corrupted, save the pipeline again") from error
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise PipelineError(f"{path}: {what} must be a JSON list of strings")
     if len(set(items)) != len(items):

@@ -31,7 +31,7 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
         if quiet or (epoch % every and metrics["accuracy"] < 1.0):
             return
         predicted = "".join(pipe.labels.decode(tag.decode(pipe, encoded)[0][0]))
-        arrows = " ".join(f"{a}->{b}" for a, b in zip(word[:-1], predicted))
+        arrows = " ".join(f"{a}->{b}" for a, b in zip(word[:-1], predicted, strict=True))
         print(f"epoch {epoch:4d}  loss {metrics['loss']:.4f}  {arrows}  prediction: {word[0]}{predicted}", file=sys.stderr)
 
     # 4. training: stop as soon as every character is right

@@ -193,7 +193,7 @@ def decode_together(taggers: list[Tagger], ids: torch.Tensor, lengths: torch.Ten
     lengths = given.clamp(min=1)
     emissions = torch.stack([t.emissions(ids, lengths, chars, casing).float() for t in taggers])   # (N, B, T, C)
     if taggers[0].crf is not None:
-        scores = [torch.stack(parts).mean(0) for parts in zip(*(t.crf.scores() for t in taggers))]
+        scores = [torch.stack(parts).mean(0) for parts in zip(*(t.crf.scores() for t in taggers), strict=True)]
         paths = taggers[0].crf.viterbi(emissions.mean(0), length_mask(lengths.to(ids.device), ids.size(1)),
                                        scores=tuple(scores))
     else:

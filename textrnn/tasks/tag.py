@@ -90,7 +90,7 @@ def decode(pipe, encoded: Encoded, batch_size: int = 128, model=None) -> tuple[l
     for batch in batches(pipe, encoded, batch_size, shuffle=False):
         batch = batch.to(device)
         paths = model.decode(batch.ids, batch.lengths, chars=batch.chars, casing=batch.casing)
-        for i, path in zip(batch.index, paths):
+        for i, path in zip(batch.index, paths, strict=True):
             out[i] = list(path)
         if batch.targets is not None:
             _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing)
@@ -111,7 +111,7 @@ def evaluate(pipe, encoded: Encoded, model=None) -> dict:
     gold = [pipe.labels.decode(t) for t in encoded.tags]
     guess = [pipe.labels.decode(t) for t in predicted]
     total = sum(len(t) for t in gold)
-    correct = sum(a == b for g, p in zip(gold, guess) for a, b in zip(g, p))
+    correct = sum(a == b for g, p in zip(gold, guess, strict=True) for a, b in zip(g, p, strict=True))
     metrics = {"task": "tag", "n": len(encoded), "loss": loss, "token_accuracy": correct / max(1, total)}
     if is_iob(pipe.labels.itos):
         metrics.update(entity_report(gold, guess))
