@@ -211,9 +211,7 @@ class Pipeline:
 
     def _build_model(self) -> torch.nn.Module:
         build = MODELS[MODEL_OF_TASK[self.config.task]][1]
-        if self.config.task == "classify":
-            return build(self.model_config, len(self.vocab), len(self.labels))
-        if self.config.task == "tag":
+        if self.config.task in ("classify", "tag"):
             return build(self.model_config, len(self.vocab), len(self.labels))
         if self.config.task == "lm":
             return build(self.model_config, len(self.vocab))
