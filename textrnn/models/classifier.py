@@ -16,7 +16,7 @@ from textrnn.embeddings import EmbeddingConfig, build_embedding
 from textrnn.encode import mask as length_mask
 from textrnn.errors import ConfigError
 from textrnn.layers import Dropout
-from textrnn.models.ensemble import Ensemble
+from textrnn.models.ensemble import one_or_ensemble
 from textrnn.models.recurrent import Recurrent
 
 POOLINGS = ("last", "max", "mean", "last+max", "max+mean")
@@ -143,8 +143,4 @@ class Classifier(nn.Module):
 
 def build_classifier(config: ClassifierConfig, vocab_size: int, num_classes: int) -> nn.Module:
     """A Classifier, or an Ensemble of ``config.members`` of them."""
-    if config.members < 1:
-        raise ConfigError(f"model.members must be 1 (one classifier) or more (an ensemble), got {config.members}")
-    if config.members == 1:
-        return Classifier(config, vocab_size, num_classes)
-    return Ensemble([Classifier(config, vocab_size, num_classes) for _ in range(config.members)])
+    return one_or_ensemble(lambda: Classifier(config, vocab_size, num_classes), config.members)

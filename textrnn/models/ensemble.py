@@ -9,6 +9,7 @@ that mean, for one label per text (classifier) or one tag per token (tagger).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -32,3 +33,10 @@ class Ensemble(nn.Module):
         mean = torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))
         losses = [loss for _, loss in outputs]
         return mean, (torch.stack(losses).mean() if losses[0] is not None else None)
+
+
+def one_or_ensemble(make: Callable[[], nn.Module], members: int, ensemble: type[Ensemble] = Ensemble) -> nn.Module:
+    """``make()`` once (``members == 1``), or an ``ensemble`` of ``members`` models it makes."""
+    if members < 1:
+        raise ConfigError(f"model.members must be 1 (one model) or more (an ensemble), got {members}")
+    return make() if members == 1 else ensemble([make() for _ in range(members)])

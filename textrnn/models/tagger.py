@@ -18,7 +18,7 @@ from textrnn.errors import ConfigError
 from textrnn.layers import Dropout
 from textrnn.models.classifier import full_lengths
 from textrnn.models.crf import CRF
-from textrnn.models.ensemble import Ensemble
+from textrnn.models.ensemble import Ensemble, one_or_ensemble
 from textrnn.models.recurrent import Recurrent
 
 CASINGS = ("pad", "lower", "upper", "title", "mixed", "numeric", "contains_digit", "other")
@@ -203,8 +203,4 @@ def decode_together(taggers: list[Tagger], ids: torch.Tensor, lengths: torch.Ten
 
 def build_tagger(config: TaggerConfig, vocab_size: int, num_tags: int) -> nn.Module:
     """A Tagger, or a TaggerEnsemble of ``config.members`` of them."""
-    if config.members < 1:
-        raise ConfigError(f"model.members must be 1 (one tagger) or more (an ensemble), got {config.members}")
-    if config.members == 1:
-        return Tagger(config, vocab_size, num_tags)
-    return TaggerEnsemble([Tagger(config, vocab_size, num_tags) for _ in range(config.members)])
+    return one_or_ensemble(lambda: Tagger(config, vocab_size, num_tags), config.members, TaggerEnsemble)
