@@ -15,9 +15,14 @@ from textrnn.pipeline import Pipeline
 TEXTS = ["great film , loved it", "awful film , hated it", "wonderful acting", "boring story"]
 
 
+def labelled_examples() -> list[Example]:
+    """TEXTS with their labels, four times over: a tiny classification train set."""
+    return [Example(text=t, label=label) for t, label in zip(TEXTS, ["pos", "neg", "pos", "neg"], strict=True)] * 4
+
+
 @pytest.fixture
 def classifier():
-    train = [Example(text=t, label=label) for t, label in zip(TEXTS, ["pos", "neg", "pos", "neg"], strict=True)] * 4
+    train = labelled_examples()
     pipe = Pipeline.for_task("classify", train=train, model={"hidden_dim": 8, "embedding": {"dim": 8}},
                              train_config={"epochs": 2, "batch_size": 4}, quiet=True)
     pipe.fit(train, train, quiet=True)
@@ -250,7 +255,7 @@ def test_a_weights_file_over_the_file_size_limit_fails_naming_the_cause(classifi
 
 
 def test_words_of_the_extra_text_join_the_vocabulary_with_their_word2vec_vectors():
-    train = [Example(text=t, label=label) for t, label in zip(TEXTS, ["pos", "neg", "pos", "neg"], strict=True)] * 4
+    train = labelled_examples()
     extra = ["a superb film , superb acting", "a superb story", "rare word"] * 3
     settings = dict(train=train, model={"hidden_dim": 8, "embedding": {"kind": "word2vec", "dim": 8, "epochs": 1,
                                                                        "workers": 1}}, word2vec_extra=extra, quiet=True)
@@ -264,7 +269,7 @@ def test_words_of_the_extra_text_join_the_vocabulary_with_their_word2vec_vectors
 
 
 def test_an_ensemble_trains_saves_and_loads_with_word2vec_in_every_member(tmp_path):
-    train = [Example(text=t, label=label) for t, label in zip(TEXTS, ["pos", "neg", "pos", "neg"], strict=True)] * 4
+    train = labelled_examples()
     pipe = Pipeline.for_task("classify", train=train, quiet=True,
                              model={"hidden_dim": 8, "members": 2,
                                     "embedding": {"kind": "word2vec", "dim": 8, "epochs": 1, "workers": 1}},
