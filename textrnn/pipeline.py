@@ -9,8 +9,9 @@ This is the only module that knows the saved format::
     model.safetensors   weights only: loading never runs pickled code
     spm.model           the sentencepiece model (sentencepiece tokenizers only)
 
-Each file is written atomically and ``config.json`` last, holding the checksums of the others, so a save that is
-killed half-way never leaves a mixture that loads: ``load`` checks every file against ``config.json``.
+A save is all or nothing (``fileio.save_together``): the files are written into a staging folder, a commit file
+lists them, and they are renamed into place with ``config.json`` last, holding the checksums of the others; a save
+cut off while renaming is finished by the next load or save, and ``load`` checks every file against ``config.json``.
 """
 from __future__ import annotations
 
