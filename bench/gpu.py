@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common import ROOT, commit, machine, record, today
+from run import HEADLINE, dig
 
 QUICK = ["hello", "multiply", "sine", "energy", "reuters", "reuters-course", "imdb", "imdb-course", "ner",
          "shakespeare", "ptb", "korean", "english", "complete"]
@@ -67,12 +68,13 @@ def rate_of(run: Path) -> float | None:
     return round(epochs[-1]["tokens_per_second"]) if epochs and "tokens_per_second" in epochs[-1] else None
 
 
-def headline(metrics: dict):
-    valid = metrics.get("valid") or metrics.get("test") or {}
-    for key in ("accuracy", "f1", "nll_per_char", "perplexity", "loss", "mape", "mse"):
-        if isinstance(valid, dict) and key in valid:
-            return key, valid[key]
-    return None, None
+def headline(name: str, metrics: dict) -> tuple[str | None, object]:
+    """The figure the recipe is judged by (bench/run.py's HEADLINE), or (None, None) when the run wrote none."""
+    path, metric, _ = HEADLINE.get(name, (("valid", "loss"), "loss", "valid"))
+    try:
+        return metric, dig(metrics, path)
+    except (KeyError, TypeError):
+        return None, None
 
 
 def run_tests(out: Path, timeout: float, deselect: list[str]) -> dict:
@@ -113,7 +115,7 @@ def run_timed(name: str, overrides: list[str], runs: Path, logs: Path, timeout: 
     code, seconds = textrnn("run", name, "--device", "cuda", "--out", str(run), *sets, timeout=timeout,
                             log=logs / f"full-{name}.log")
     metrics = metrics_of(run)
-    metric, value = headline(metrics)
+    metric, value = headline(name, metrics)
     return {"what": "full", "recipe": name, "overrides": overrides, "exit": code, "seconds": seconds,
             "device": metrics.get("device"), "epochs": metrics.get("epochs"),
             "seconds_per_epoch": metrics.get("seconds_per_epoch"), "tokens_per_second": rate_of(run),
@@ -159,12 +161,26 @@ def run(args: argparse.Namespace) -> None:
 
 
 def record_rows(path: str) -> None:
+    """Every quick row (a failed one is a finding), and the full runs and the test suite where they finished: one
+    that the deadline cut off measured nothing."""
     data = json.loads(Path(path).read_text())
+    saved = Path(path).with_name("runs.tgz")
+    if saved.exists():      # the headline again from each run's metrics.json, as bench/run.py names it
+        with tarfile.open(saved) as tar:
+            for row in data["rows"]:
+                if row["what"] == "full" and f"runs/{row['recipe']}/metrics.json" in tar.getnames():
+                    metrics = json.load(tar.extractfile(f"runs/{row['recipe']}/metrics.json"))
+                    row["metric"], row["value"] = headline(row["recipe"], metrics)
+    kept = 0
     for row in data["rows"]:
+        if row["what"] != "quick" and row.get("exit") != 0:
+            print(f"not recorded (exit {row.get('exit')}): {row.get('recipe') or row['what']}")
+            continue
         row = {**row, "machine": data["machine"], "date": data["machine"]["date"],
                "commit": data["machine"]["commit"]}
         record("gpu", row, ("what", "recipe"))
-    print(f"recorded {len(data['rows'])} rows from {path}")
+        kept += 1
+    print(f"recorded {kept} of {len(data['rows'])} rows from {path}")
 
 
 def main() -> None:

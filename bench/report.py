@@ -41,6 +41,35 @@ def machine_text(m: dict) -> str:
     return f"{m.get('cpu', '?')}, {cores}" + (f", {m['gpu']}" if m.get("gpu") else "")
 
 
+def gpu_section(results: dict, behind: list[str]) -> list[str]:
+    """The rows of `bench/gpu.py`: every recipe's quick form on CUDA, then full-size runs beside the CPU's rate."""
+    rows = results.get("gpu", [])
+    if not rows:
+        return []
+    lines = ["", "## On a GPU", "",
+             "`python bench/gpu.py run` on a lent GPU machine: every recipe's `--quick` form with `--device cuda` (six "
+             "at a time, beside the test suite), then full-size runs one at a time. Its PyTorch is the machine's own "
+             "CUDA build, not the CPU wheel pinned here.", "",
+             "| recipe (`--quick --device cuda`) | exit | device in metrics.json | seconds | machine | date |",
+             "|---|---|---|---|---|---|"]
+    for row in (r for r in rows if r["what"] == "quick"):
+        lines.append(f"| {row['recipe']} | {row['exit']} | {row['device'] or '-'} | {row['seconds']} | "
+                     f"{machine_text(row['machine'])} | {row['date']} |")
+        if row["exit"] != 0 or not str(row["device"]).startswith("cuda"):
+            behind.append(f"- `{row['recipe']} --quick --device cuda` (commit {row['commit']}): exit {row['exit']}, "
+                          f"ran on {row['device']}.")
+    cpu_rate = {r["recipe"]: r.get("tokens_per_second") for r in results.get("recipes", []) if not r["quick"]}
+    lines += ["", "| recipe | measured | epochs | s/epoch | train tokens/s | CPU tokens/s (table above) | GPU / CPU | "
+              "total s | machine | date | command |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in (r for r in rows if r["what"] == "full"):
+        cpu = cpu_rate.get(row["recipe"])
+        ratio = f"{row['tokens_per_second'] / cpu:.0f} x" if cpu and row.get("tokens_per_second") else "-"
+        lines.append(f"| {row['recipe']} | {row['metric']}: {fmt(row['value'])} | {row['epochs']} | "
+                     f"{fmt(row['seconds_per_epoch'])} | {row.get('tokens_per_second') or '-'} | {cpu or '-'} | {ratio} | "
+                     f"{row['seconds']} | {machine_text(row['machine'])} | {row['date']} | `{row['command']}` |")
+    return lines
+
+
 def main() -> None:
     results = load_results()
     lines = ["# Benchmarks", "",
@@ -104,6 +133,7 @@ def main() -> None:
             if row.get("target_seconds") is not None and row.get("worst_seconds", 0) > row["target_seconds"]:
                 behind.append(f"- {row['what']}: up to {row['worst_seconds']} s against the target of "
                               f"{row['target_seconds']} s.")
+    lines += gpu_section(results, behind)
     lines += ["", "## Where textrnn is behind", ""]
     lines += behind or ["Nothing measured here is behind its target."]
     notes = HERE / "notes.md"

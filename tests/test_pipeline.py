@@ -31,7 +31,8 @@ def classifier():
 
 def test_save_load_gives_identical_predictions(classifier, tmp_path):
     classifier.save(tmp_path / "run", metrics={"valid": {"accuracy": 1.0}})
-    again = textrnn.load(tmp_path / "run")
+    again = textrnn.load(tmp_path / "run", device=str(classifier.device))   # on a GPU, compare GPU with GPU
+    assert again.device == classifier.device
     assert again.vocab == classifier.vocab and again.labels.itos == classifier.labels.itos
     before = classifier.predict(TEXTS, top=2)
     after = again.predict(TEXTS, top=2)
@@ -165,7 +166,7 @@ def test_tagger_and_lm_roundtrip(tmp_path, conll_file, text_file):
                                       "embedding": {"dim": 8}}, train_config={"epochs": 1}, quiet=True)
     tagger.fit(corpus=corpus, quiet=True)
     tagger.save(tmp_path / "tagger")
-    again = textrnn.load(tmp_path / "tagger")
+    again = textrnn.load(tmp_path / "tagger", device=str(tagger.device))
     sentence = "Teddy Roosevelt visited Paris ."
     assert again.tag([sentence]) == tagger.tag([sentence])
     result = again.tag([sentence])[0]
@@ -178,7 +179,7 @@ def test_tagger_and_lm_roundtrip(tmp_path, conll_file, text_file):
                            lm={"bptt": 8}, train_config={"epochs": 1, "batch_size": 4}, quiet=True)
     lm.fit(corpus=lines, quiet=True)
     lm.save(tmp_path / "lm")
-    again = textrnn.load(tmp_path / "lm")
+    again = textrnn.load(tmp_path / "lm", device=str(lm.device))
     assert again.score(["the cat sat"])[0]["logprob"] == pytest.approx(lm.score(["the cat sat"])[0]["logprob"], abs=1e-5)
     assert again.generate("the", max_tokens=5, seed=1) == lm.generate("the", max_tokens=5, seed=1)
 
@@ -200,7 +201,7 @@ def test_a_crf_tagger_on_iob2_tags_never_predicts_a_path_iob2_forbids(tmp_path, 
         assert not crf.allowed_start[names.index("I-PER")]
     tagger.fit(corpus=corpus, quiet=True)
     tagger.save(tmp_path / "tagger")
-    again = textrnn.load(tmp_path / "tagger")
+    again = textrnn.load(tmp_path / "tagger", device=str(tagger.device))
     assert torch.equal(again.model.members[1].crf.allowed_transitions, crfs[1].allowed_transitions)
     sentence = "Teddy Roosevelt visited Paris ."
     assert again.tag([sentence]) == tagger.tag([sentence])

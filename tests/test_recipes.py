@@ -269,3 +269,15 @@ def test_train_lm_with_characters_then_generate(text_file, tmp_path):
     assert metrics["task"] == "lm" and "bits_per_char" in metrics["valid"]
     generated = invoke("generate", str(out), "the ", "--max-tokens", "10", "--seed", "1")
     assert generated["prompt"] == "the " and len(generated["text"]) <= 10
+
+
+def test_the_complete_demo_trains_and_loads_its_models_on_the_device_it_is_given(tmp_path, monkeypatch):
+    """`textrnn run complete --device cuda` once filled the blanks on the CPU: the models loaded with load's default."""
+    import textrnn.demo as demo
+    import textrnn.pipeline as pipeline
+
+    calls = []
+    monkeypatch.setattr(demo, "run_recipe", lambda name, **kw: calls.append(("train", name, kw["device"])))
+    monkeypatch.setattr(pipeline, "load", lambda run_dir, device="cpu": calls.append(("load", Path(run_dir).name, device)))
+    demo._model("korean", tmp_path, True, None, True, "cuda:1")
+    assert calls == [("train", "korean", "cuda:1"), ("load", "korean", "cuda:1")]

@@ -57,20 +57,22 @@ def multiple_choice(pipe, items) -> dict:
     return {"accuracy": right / len(items), "n": len(items), "items": details}
 
 
-def _model(name: str, out_dir: Path, quick: bool, data_dir, quiet: bool):
+def _model(name: str, out_dir: Path, quick: bool, data_dir, quiet: bool, device: str):
+    """The saved LM of recipe ``name`` under ``out_dir``, trained first if it is not there, on ``device``."""
     from textrnn.pipeline import load
 
     run_dir = out_dir / name
     if not (run_dir / "config.json").exists():
-        run_recipe(name, quick=quick, out=str(run_dir), data_dir=data_dir, quiet=quiet)
-    return load(run_dir)
+        run_recipe(name, quick=quick, out=str(run_dir), data_dir=data_dir, device=device, quiet=quiet)
+    return load(run_dir, device=device)
 
 
 def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False, quiet: bool = False) -> dict:
     began = time.perf_counter()
     quick = bool(recipe.drill.get("quick_models", False))
-    korean = _model("korean", Path(recipe.drill.get("korean_run", out_dir)), quick, data_dir, quiet)
-    english = _model("english", Path(recipe.drill.get("english_run", out_dir)), quick, data_dir, quiet)
+    device = recipe.train.get("device", "auto")     # --device: where the models train and fill the blanks
+    korean = _model("korean", Path(recipe.drill.get("korean_run", out_dir)), quick, data_dir, quiet, device)
+    english = _model("english", Path(recipe.drill.get("english_run", out_dir)), quick, data_dir, quiet, device)
     top = int(recipe.drill.get("top", 3))
     fills = {}
     for pipe, blanks in ((korean, COURSE_BLANKS), (english, ENGLISH_BLANKS)):
