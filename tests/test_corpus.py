@@ -413,6 +413,11 @@ def test_extra_text_joins_unlabelled_texts_and_other_corpora_but_not_the_own_one
     assert sorted(imdb_texts) == sorted(f"r{i}" for i in range(10))   # train and carved valid, no labels
     with pytest.raises(ConfigError, match="own corpus 'imdb'"):
         load_extra_text("ptb,imdb", "imdb", data_dir=tmp_path)
+    assert load_extra_text("ptb, imdb:unsup", "conll2003", data_dir=tmp_path) == ["a b c", "d e", "f g", "u1"]
+    with pytest.raises(ConfigError, match="write NAME:unsup"):
+        load_extra_text("imdb:train", "conll2003", data_dir=tmp_path)
+    with pytest.raises(DataError, match="'ptb' has no unlabelled texts"):
+        load_extra_text("ptb:unsup", "conll2003", data_dir=tmp_path)
 
 
 def test_load_corpus_reuters_layout_marks_clean(tmp_path):

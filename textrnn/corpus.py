@@ -582,8 +582,9 @@ def load_unlabelled(name: str, data_dir: str | Path | None = None) -> list[str]:
 
 def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None) -> list[str]:
     """Unlabelled text for word2vec or an LM, named by ``data.extra``: a comma-separated list of ``unsup`` (the
-    recipe's own corpus's unlabelled texts) and names of other corpora, whose train and validation texts are read
-    without their labels (e.g. ``"reuters,ptb"``: more news text for the CoNLL tagger's word vectors).
+    recipe's own corpus's unlabelled texts), names of other corpora, whose train and validation texts are read
+    without their labels (e.g. ``"reuters,ptb"``: more news text for the CoNLL tagger's word vectors), and
+    ``NAME:unsup`` for another corpus's unlabelled texts (``"imdb:unsup"``: 50,000 more reviews).
 
     The recipe's own corpus cannot be named: its validation texts would leak into the vectors."""
     texts: list[str] = []
@@ -592,6 +593,13 @@ def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None) 
             continue
         if name == "unsup":
             texts += load_unlabelled(corpus, data_dir=data_dir)
+            continue
+        if ":" in name:
+            other, _, part = name.partition(":")
+            if part != "unsup":
+                raise ConfigError(f"data.extra: {name!r} is not a corpus's part; write NAME:unsup for a corpus's "
+                                  "unlabelled texts (e.g. imdb:unsup)")
+            texts += load_unlabelled(other, data_dir=data_dir)
             continue
         if name == corpus:
             raise ConfigError(f"data.extra names the recipe's own corpus {corpus!r}: its validation texts would leak "

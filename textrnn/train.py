@@ -124,10 +124,14 @@ def better(metric: str, new: float, old: float | None) -> bool:
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
+    # Adam's fused kernel updates every weight in one pass: on the CPU one step over the ner tagger's 5.7M weights
+    # (mostly its word vectors) takes 7.7 instead of 34 ms (bench/notes.md); PyTorch has it for CPU and CUDA
+    fused = {"fused": True} if params and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
+                                              for p in params) else {}
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=0.9)
     raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {config.optimizer!r}")
