@@ -107,15 +107,12 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     plot_bars(list(models), [m["accuracy"] * 100 for m in models.values()], out_dir / "accuracy.png",
               "Multiplication problem: test accuracy (|error| <= 0.04)", "accuracy (%)")
     plot_loss_curves(curves, out_dir / "curves.png")
-    metrics = base_metrics(recipe, None, "cpu")
+    best_accuracy, best_name, best_model, best_settings = best
+    metrics = base_metrics(recipe, None, str(next(best_model.parameters()).device))   # "cuda:0", as the others say
     metrics.update({"models": models, "seconds": round(time.perf_counter() - began, 1), "table": text,
                     "epochs": int(recipe.train.get("epochs", 10)),
                     "seconds_per_epoch": mean(m["seconds_per_epoch"] for m in models.values())})
-    best_accuracy, best_name, best_model, best_settings = best
     metrics["valid"] = {**models[best_name], "model": best_name}
-    from textrnn.train import resolve_device
-
-    metrics["device"] = str(resolve_device(recipe.train.get("device", "auto")))
     # 7. save the best model as the run's pipeline
     save_regressor(out_dir, best_model, best_settings, {"recipe": recipe.name, "drill": "multiply", "model": best_name},
                    metrics)
