@@ -43,16 +43,21 @@ TIMED = [
 ]
 
 
-def textrnn(*args: str, timeout: float, log: Path) -> tuple[int, float]:
+def logged(command: list[str], timeout: float, log: Path) -> tuple[int, float]:
+    """Run ``command`` in the repository with its output in ``log``: its exit code (124 when ``timeout`` seconds
+    ran out first) and its seconds."""
     began = time.time()
     with open(log, "w") as out:
         try:
-            done = subprocess.run([sys.executable, "-m", "textrnn.cli", *args], stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=max(1.0, timeout), cwd=ROOT)
-            code = done.returncode
+            code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=max(1.0, timeout),
+                                  cwd=ROOT).returncode
         except subprocess.TimeoutExpired:
             code = 124
     return code, round(time.time() - began, 1)
+
+
+def textrnn(*args: str, timeout: float, log: Path) -> tuple[int, float]:
+    return logged([sys.executable, "-m", "textrnn.cli", *args], timeout, log)
 
 
 def metrics_of(run: Path) -> dict:
@@ -84,21 +89,14 @@ def run_tests(out: Path, timeout: float, deselect: list[str]) -> dict:
         parallel = ["-n", "8"]
     except ImportError:
         parallel = []
-    began = time.time()
-    with open(out / "tests.log", "w") as log:
-        try:
-            done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-ra", *parallel, "-p", "no:cacheprovider",
-                                   # the wheel test needs hatchling, which the GPU image lacks
-                                   "--deselect", "tests/test_packaging.py",
-                                   *(part for test in deselect for part in ("--deselect", test))],
-                                  stdout=log, stderr=subprocess.STDOUT, timeout=timeout, cwd=ROOT)
-            code = done.returncode
-        except subprocess.TimeoutExpired:
-            code = 124
+    code, seconds = logged([sys.executable, "-m", "pytest", "-q", "-ra", *parallel, "-p", "no:cacheprovider",
+                            # the wheel test needs hatchling, which the GPU image lacks
+                            "--deselect", "tests/test_packaging.py",
+                            *(part for test in deselect for part in ("--deselect", test))],
+                           timeout, out / "tests.log")
     lines = [line for line in (out / "tests.log").read_text().splitlines() if line.strip()]
     summary = next((line for line in reversed(lines) if " passed" in line or " failed" in line), lines[-1] if lines else "")
-    return {"what": "test suite, device auto", "exit": code, "summary": summary.strip("= "),
-            "seconds": round(time.time() - began, 1)}
+    return {"what": "test suite, device auto", "exit": code, "summary": summary.strip("= "), "seconds": seconds}
 
 
 def run_quick(name: str, runs: Path, logs: Path, timeout: float) -> dict:
@@ -154,7 +152,6 @@ def run(args: argparse.Namespace) -> None:
         rows.append(run_timed(name, overrides, runs, logs, min(cap, left)))
         print(json.dumps(rows[-1]), flush=True)
         save()
-    save()
     with tarfile.open(out / "runs.tgz", "w:gz") as tar:
         for path in sorted(runs.rglob("*.json")) + sorted(logs.glob("*.log")):
             tar.add(path, arcname=str(path.relative_to(out)))

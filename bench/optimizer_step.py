@@ -9,6 +9,7 @@ bench/results.json under "other".
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
@@ -45,8 +46,8 @@ def main() -> None:
     print({f"{k} ms per step": v for k, v in result.items()})
     record("other", {"what": "one Adam step over the ner tagger's weights (ms; loop, foreach, fused)",
                      "result": {f"{k} ms": v for k, v in result.items()}, "machine": machine(), "commit": commit(),
-                     "date": today(), "command": "python bench/optimizer_step.py"
-                     + (f" --vocab {args.vocab}" if args.vocab != 56743 else "")}, ("what",))
+                     "date": today(), "command": " ".join(["python bench/optimizer_step.py", *sys.argv[1:]])},
+           ("what",))
 
 
 if __name__ == "__main__":
