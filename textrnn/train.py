@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from textrnn.adversarial import EmbeddingAdversary
 from textrnn.encode import Batch
 from textrnn.errors import ConfigError, TrainingError
 from textrnn.fileio import atomic_write, atomic_write_json, clean_temporaries
@@ -50,6 +51,9 @@ class TrainConfig:
     amp_cpu: bool = False            # bf16 mixed precision on a CPU with native bf16 (AVX512-BF16 or AMX): LSTM steps
                                      # 1.4-2x faster on such a CPU (bench/amp_cpu.py); off by default, since fp32 is
                                      # what Keras runs; ignored, with a note, on a CPU without bf16
+    adversarial: float = 0.0         # adversarial training on the word vectors (Miyato et al. 2017): each step adds
+                                     # the loss of a second pass whose vectors moved this share of their norm along
+                                     # the loss's gradient (textrnn/adversarial.py); one more pass a step; 0 = off
     ema: float = 0.0                 # decay of an exponential moving average of the weights (Polyak averaging; Keras's
                                      # use_ema): validation, the best epoch and the saved model use the average; 0 = off
     threads: int = 0                 # CPU threads for torch; 0 = all cores
@@ -323,6 +327,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
 
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     average = WeightAverage(model, config.ema) if config.ema else None
+    adversary = EmbeddingAdversary(model, config.adversarial) if config.adversarial else None
     history, best_state = History(), None
     start_epoch, start_step, carry = 0, 0, None
     if resume and run_dir is not None and (run_dir / CHECKPOINT).exists():
@@ -379,8 +384,9 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                 if world == 1 and time_up():
                     break             # the budget is spent: this epoch ends here and is evaluated
                 batch = batches[step].to(device)
+                carry_in = carry
                 try:
-                    with mixed_precision():
+                    with mixed_precision(), adversary.recording() if adversary else contextlib.nullcontext():
                         loss, carry = loop.step(model, batch, carry)
                 except RuntimeError as error:   # torch.OutOfMemoryError on a GPU, the allocator's RuntimeError on a CPU
                     if not _out_of_memory(error):
@@ -396,6 +402,10 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                         f"gradients harder (-s train.clip_norm=0.5). The last good checkpoint was kept.")
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
+                if adversary is not None:    # the second pass, its vectors moved along the clean loss's gradient
+                    with mixed_precision(), adversary.perturbing():
+                        adversarial_loss, _ = loop.step(model, batch, carry_in)
+                    scaler.scale(adversarial_loss).backward()
                 if config.clip_norm > 0:
                     scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
@@ -465,6 +475,8 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
             save(epoch + 1, 0, None)
             if done:
                 break
+    if adversary is not None:
+        adversary.remove()
     if best_state is not None and config.restore_best:
         model.load_state_dict(best_state)
     elif average is not None:
