@@ -27,11 +27,14 @@ def torchrun(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Complete
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
-def test_two_processes_train_one_classifier_and_rank_0_saves_it(sentiment_file, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["-s", "train.adversarial=0.05"]], ids=["plain", "adversarial"])
+def test_two_processes_train_one_classifier_and_rank_0_saves_it(sentiment_file, tmp_path, extra):
+    """Also with adversarial training: two forward and backward passes a step, each reduced across the processes."""
     work = tmp_path / "work"
     work.mkdir()
     done = torchrun("train", "classify", "--data", str(sentiment_file), "--out", "run", "--device", "cpu",
-                    "-s", "train.epochs=3", "-s", "train.threads=1", "-s", "model.hidden_dim=16", "--json", cwd=work)
+                    "-s", "train.epochs=3", "-s", "train.threads=1", "-s", "model.hidden_dim=16", *extra, "--json",
+                    cwd=work)
     assert done.returncode == 0, done.stderr[-3000:]
     # both processes ran (each reads the data and builds the vocabulary) ...
     assert done.stderr.count("vocabulary ") == 2, done.stderr[-3000:]
