@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from textrnn.adversarial import EmbeddingAdversary
-from textrnn.embeddings import EmbeddingConfig
+from textrnn.embeddings import EmbeddingConfig, LearnedEmbedding
 from textrnn.encode import Batch
 from textrnn.errors import ConfigError
 from textrnn.models.classifier import ClassifierConfig, build_classifier
@@ -92,8 +92,36 @@ def test_fit_takes_a_second_pass_per_step_learns_and_leaves_no_hooks(members):
     assert len(calls) == 2 * 30                   # one batch an epoch, two passes each
     losses = [row["valid_loss"] for row in history.epochs]
     assert losses[-1] < 0.5 * losses[0]
-    embeddings = [m for m in model.modules() if m.__class__.__name__ == "LearnedEmbedding"]
+    embeddings = [m for m in model.modules() if isinstance(m, LearnedEmbedding)]
     assert len(embeddings) == members and all(not e._forward_hooks for e in embeddings)
+
+
+def test_an_interrupted_fit_leaves_no_hooks_either():
+    model = classifier()
+    loop = loop_counting_steps([])
+    evaluate = loop.evaluate
+
+    def interrupted(model):
+        evaluate(model)
+        raise KeyboardInterrupt
+
+    loop.evaluate = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, loop, TrainConfig(epochs=3, lr=0.05, adversarial=0.05, seed=0), quiet=True)
+    assert not model.embedding._forward_hooks
+
+
+def test_frozen_vectors_are_still_perturbed():
+    model = classifier().eval()
+    model.embedding.weight.requires_grad_(False)
+    ids, lengths, labels = texts()
+    adversary = EmbeddingAdversary(model, 0.05)
+    with adversary.recording():
+        _, clean = model(ids, lengths, labels)
+    clean.backward()
+    moved = adversary.perturbation(adversary._outputs[0])
+    assert moved.norm().item() > 0
+    assert model.embedding.weight.grad is None      # the vectors themselves stay frozen
 
 
 def test_the_second_pass_changes_the_step():

@@ -23,7 +23,8 @@ from textrnn.errors import ConfigError
 
 
 class EmbeddingAdversary:
-    """Hooks on a model's word embeddings: ``recording()`` around the clean pass, ``perturbing()`` around the second."""
+    """Hooks on a model's word embeddings: ``recording()`` around the clean pass, ``perturbing()`` around the second;
+    as a context manager, the hooks are removed when the block ends."""
 
     def __init__(self, model: nn.Module, epsilon: float):
         if not 0.0 < epsilon < 1.0:
@@ -86,3 +87,10 @@ class EmbeddingAdversary:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+    def __enter__(self) -> EmbeddingAdversary:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """The hooks come off however training ends: finished, interrupted or failed."""
+        self.remove()

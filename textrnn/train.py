@@ -367,7 +367,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
     began = clock["began"] = time.perf_counter() - history.seconds
     # epochs since the best one count against the patience, also those before a resume
     patience_left = config.early_stopping - (start_epoch - history.best_epoch)
-    with _StopFlag() as stop:
+    with _StopFlag() as stop, adversary or contextlib.nullcontext():
         for epoch in range(start_epoch, config.epochs):
             if time_up():   # a resumed run whose budget was already spent
                 break
@@ -475,8 +475,6 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
             save(epoch + 1, 0, None)
             if done:
                 break
-    if adversary is not None:
-        adversary.remove()
     if best_state is not None and config.restore_best:
         model.load_state_dict(best_state)
     elif average is not None:
