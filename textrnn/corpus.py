@@ -199,10 +199,12 @@ def _read_conll(text: str, path: Path) -> list[Example]:
     tokens: list[str] = []
     tags: list[str] = []
     columns, first, start = 0, 0, 0
+    document: int | None = None      # the -DOCSTART- section a sentence is in (None before the first one)
 
     def flush() -> None:
         if tokens:
-            examples.append(Example(text=" ".join(tokens), tokens=tokens[:], tags=tags[:], meta={"line": start}))
+            meta = {"line": start} if document is None else {"line": start, "doc": document}
+            examples.append(Example(text=" ".join(tokens), tokens=tokens[:], tags=tags[:], meta=meta))
             tokens.clear()
             tags.clear()
 
@@ -210,6 +212,8 @@ def _read_conll(text: str, path: Path) -> list[Example]:
         cells = line.split()
         if not cells or cells[0] == "-DOCSTART-":
             flush()
+            if cells:
+                document = 0 if document is None else document + 1
             continue
         if not columns:
             columns, first = len(cells), n
@@ -273,8 +277,8 @@ def read_examples(path: str | Path, format: str = "auto", text_field: str = "tex
     line, stripped), ``document`` (the whole file is one example), ``jsonl`` (``.jsonl``; one object per line with
     ``text_field`` and an optional ``label_field``, or ``{"tokens": [...], "tags": [...]}`` for tagging), ``csv`` /
     ``tsv`` (a header row; ``text_field`` and ``label_field`` name columns; quoted line breaks are fine), ``conll``
-    (``.conll``; token in the first column, tag in the last, sentences separated by blank lines, ``-DOCSTART-``
-    lines skipped). Tags in IOB1 are converted to IOB2. ``meta_fields`` are copied into ``Example.meta`` (with the
+    (``.conll``; token in the first column, tag in the last, sentences separated by blank lines; ``-DOCSTART-``
+    lines start a document, numbered from 0 in ``meta["doc"]``). Tags in IOB1 are converted to IOB2. ``meta_fields`` are copied into ``Example.meta`` (with the
     line number under ``"line"``). ``errors="replace"`` reads files that are not valid UTF-8, replacing bad bytes.
 
     Raises DataError (naming file and line) for unreadable files, malformed rows, a missing text field or column,

@@ -66,6 +66,9 @@ class EncodeConfig:
     max_len: int | None = None       # tokens kept per text (classify); None keeps all
     truncate: str = "head"           # which part of a long text to keep: "head" | "tail" | "head+tail"
     strip_html: bool = False         # turn <br /> into spaces and decode &amp; and friends (IMDB)
+    document_window: int = 0         # tag: the sentences of one document (CoNLL's -DOCSTART- sections) are read
+                                     # and tagged together, in windows of up to this many tokens, so a sentence
+                                     # sees its neighbours; 0 tags each sentence alone (as do texts with no document)
 
 
 @dataclass

@@ -17,13 +17,39 @@ class Encoded:
     tokens: list[list[str]]           # the words as written (casing and characters come from these)
     ids: list[list[int]]
     tags: list[list[int]] | None
+    groups: list[list[int]] | None = None   # sentences tagged together as one row (a window of one document);
+                                            # None: each sentence alone
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def rows(self) -> list[list[int]]:
+        return self.groups if self.groups is not None else [[i] for i in range(len(self.ids))]
+
 
 def example_tokens(pipe, example) -> list[str]:
     return list(example.tokens) if example.tokens is not None else pipe.tokenizer.tokenize(example.text or "")
+
+
+def document_windows(documents: list, lengths: list[int], width: int) -> list[list[int]]:
+    """Consecutive sentences of one document in windows of at most ``width`` tokens (a longer sentence alone).
+
+    ``documents[i]`` names sentence i's document (CoNLL's ``-DOCSTART-`` sections); a sentence with None has no
+    document and stays alone. Every sentence is in exactly one window, in order.
+    """
+    windows: list[list[int]] = []
+    current: list[int] = []
+    size, document = 0, None
+    for i, (doc, n) in enumerate(zip(documents, lengths, strict=True)):
+        if current and (doc is None or doc != document or size + n > width):
+            windows.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += n
+        document = doc
+    if current:
+        windows.append(current)
+    return windows
 
 
 def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded:
@@ -39,30 +65,40 @@ def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded
                 raise DataError(f"{where or 'data'}: example {n + 1} has {len(tokens[n])} tokens but "
                                 f"{0 if example.tags is None else len(example.tags)} tags; give one tag per token")
             tags.append(pipe.labels.encode(example.tags, where=f"{where} example {n + 1}" if where else f"example {n + 1}"))
-    return Encoded(tokens, ids, tags)
+    groups = None
+    width = pipe.config.encode.document_window
+    if width and any(e.meta.get("doc") is not None for e in examples):
+        groups = document_windows([e.meta.get("doc") for e in examples], [len(i) for i in ids], width)
+    return Encoded(tokens, ids, tags, groups)
 
 
 def make_batch(pipe, encoded: Encoded, index: list[int]) -> Batch:
-    ids, lengths = pad([encoded.ids[i] for i in index])
-    targets = pad([encoded.tags[i] for i in index])[0] if encoded.tags is not None else None
+    """One batch of rows ``index`` (into ``encoded.rows()``): each row the row's sentences end to end."""
+    rows = encoded.rows()
+    members = [rows[i] for i in index]
+    words = [[w for s in row for w in encoded.tokens[s]] for row in members]
+    ids, lengths = pad([[t for s in row for t in encoded.ids[s]] for row in members])
+    targets = None
+    if encoded.tags is not None:
+        targets = pad([[t for s in row for t in encoded.tags[s]] for row in members])[0]
     batch = Batch(ids=ids, lengths=lengths, targets=targets, index=list(index))
     model_config = pipe.model_config
     if getattr(model_config, "char_dim", 0) > 0:
-        width = max(1, min(MAX_WORD_CHARS, max((len(w) for i in index for w in encoded.tokens[i]), default=1)))
+        width = max(1, min(MAX_WORD_CHARS, max((len(w) for row in words for w in row), default=1)))
         chars = np.zeros((len(index), ids.size(1), width), dtype=np.int64)
-        for row, i in enumerate(index):
-            for col, word in enumerate(encoded.tokens[i]):
-                chars[row, col, : min(width, len(word))] = pipe.char_vocab.encode(list(word[:width]))
+        for r, row in enumerate(words):
+            for col, word in enumerate(row):
+                chars[r, col, : min(width, len(word))] = pipe.char_vocab.encode(list(word[:width]))
         batch.chars = torch.from_numpy(chars)
     if getattr(model_config, "casing_dim", 0) > 0:
         from textrnn.models.tagger import casing_class
 
-        batch.casing = pad([[casing_class(w) for w in encoded.tokens[i]] for i in index])[0]
+        batch.casing = pad([[casing_class(w) for w in row] for row in words])[0]
     return batch
 
 
 def batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> list[Batch]:
-    lengths = [len(s) for s in encoded.ids]
+    lengths = [sum(len(encoded.ids[s]) for s in row) for row in encoded.rows()]
     return [make_batch(pipe, encoded, index) for index in bucket_batches(lengths, batch_size, shuffle, seed)]
 
 
@@ -87,11 +123,15 @@ def decode(pipe, encoded: Encoded, batch_size: int = 128, model=None) -> tuple[l
     device = next(model.parameters()).device
     out: list[list[int]] = [[] for _ in range(len(encoded))]
     loss_sum, count = 0.0, 0
+    rows = encoded.rows()
     for batch in batches(pipe, encoded, batch_size, shuffle=False):
         batch = batch.to(device)
         paths = model.decode(batch.ids, batch.lengths, chars=batch.chars, casing=batch.casing)
         for i, path in zip(batch.index, paths, strict=True):
-            out[i] = list(path)
+            at = 0
+            for s in rows[i]:      # a row's path split back into its sentences
+                out[s] = list(path[at:at + len(encoded.ids[s])])
+                at += len(encoded.ids[s])
         if batch.targets is not None:
             _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing)
             loss_sum += float(loss) * batch.size
