@@ -7,6 +7,7 @@ per module: the saved-run tests reuse the recipe tests' runs.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from pathlib import Path
 
@@ -199,6 +200,10 @@ def test_tag_and_evaluate_on_a_quick_ner_run(runs, tmp_path):
     assert metrics["task"] == "tag" and metrics["n"] == 2
     assert {"f1", "precision", "recall", "per_type"} <= set(metrics)
     assert 0.0 <= metrics["f1"] <= 1.0
+    # CoNLL-2003's own file names: test.txt, gzipped
+    named = tmp_path / "test.txt.gz"
+    named.write_bytes(gzip.compress(conll.read_bytes()))
+    assert invoke("evaluate", str(run), "--data", str(named)) == metrics
 
 
 @pytest.mark.data

@@ -171,7 +171,7 @@ def evaluate(
     as_json: Json = False,
 ) -> None:
     """Evaluate a saved pipeline on any file in its corpus's format and print the task's metrics."""
-    from textrnn.corpus import read_examples
+    from textrnn.corpus import detect_format, read_examples
     from textrnn.pipeline import load
 
     pipe = load(run_dir, device=device or "cpu")
@@ -180,8 +180,9 @@ def evaluate(
 
         metrics = evaluate_saved(pipe, data)
     else:
-        examples = read_examples(data, text_field=text_field, label_field=label_field,
-                                 format="conll" if pipe.config.task == "tag" and data.suffix not in (".jsonl", ".gz") else "auto")
+        # a tagger reads .txt (CoNLL's own name, gzipped or not) as CoNLL columns, as `train tag` does
+        fmt = "conll" if pipe.config.task == "tag" and detect_format(data) == "lines" else "auto"
+        examples = read_examples(data, text_field=text_field, label_field=label_field, format=fmt)
         metrics = pipe.evaluate(examples, where=str(data))
     text = _short(metrics)
     if "per_type" in metrics:
