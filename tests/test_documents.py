@@ -83,3 +83,10 @@ def test_a_tagger_reads_a_sentence_in_its_document_only_with_a_window(window, tm
         assert tag.encode(again, [Example(tokens=["it", "runs", "."])], with_labels=False).groups is None
     else:
         assert f1 < 0.8           # alone, 'it' is alpha or beta by chance
+
+
+def test_a_negative_window_is_refused_by_name():
+    from textrnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="encode.document_window"):
+        Pipeline.for_task("tag", train=_topic_documents(2, seed=0), encode={"document_window": -1}, quiet=True)

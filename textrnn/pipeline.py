@@ -170,6 +170,9 @@ class Pipeline:
 
         if not examples:
             raise DataError("the train split is empty: nothing to build a vocabulary from")
+        if config.encode.document_window < 0:
+            raise ConfigError(f"encode.document_window must be 0 (each sentence alone) or a number of tokens, "
+                              f"got {config.encode.document_window}")
         tok = config.tokenizer
         texts = [cls._clean_text(config, e.text or "") for e in examples if e.text is not None]
         if tok.kind == "sentencepiece":
