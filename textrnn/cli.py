@@ -180,9 +180,8 @@ def evaluate(
 
         metrics = evaluate_saved(pipe, data)
     else:
-        # a tagger reads .txt (CoNLL's own name, gzipped or not) as CoNLL columns, as `train tag` does
-        fmt = "conll" if pipe.config.task == "tag" and detect_format(data) == "lines" else "auto"
-        examples = read_examples(data, text_field=text_field, label_field=label_field, format=fmt)
+        examples = read_examples(data, text_field=text_field, label_field=label_field,
+                                 format=detect_format(data, task=pipe.config.task))
         metrics = pipe.evaluate(examples, where=str(data))
     text = _short(metrics)
     if "per_type" in metrics:

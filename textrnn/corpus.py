@@ -86,8 +86,11 @@ def read_text(path: str | Path, errors: str = "strict") -> str:
     return text
 
 
-def detect_format(path: str | Path, format: str = "auto") -> str:
-    """``format`` checked, or for ``"auto"`` the format its extension names (``.gz`` stripped)."""
+def detect_format(path: str | Path, format: str = "auto", task: str | None = None) -> str:
+    """``format`` checked, or for ``"auto"`` the format its extension names (``.gz`` stripped); for ``task="tag"``
+    a ``.txt`` file (CoNLL-2003's own ``train.txt``, ``test.txt.gz``) is CoNLL columns."""
+    if format == "auto" and task == "tag" and detect_format(path) == "lines":
+        return "conll"
     format = _ALIASES.get(format, format)
     if format != "auto":
         if format not in FORMATS:
@@ -400,11 +403,8 @@ class Corpus:
             raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
 
         def read(path: str | Path) -> list[Example]:
-            fmt = format
-            if task == "tag" and fmt == "auto" and detect_format(path) == "lines":
-                fmt = "conll"
-            return read_examples(path, format=fmt, text_field=text_field, label_field=label_field,
-                                 errors=errors, require_label=task == "classify")
+            return read_examples(path, format=detect_format(path, format, task), text_field=text_field,
+                                 label_field=label_field, errors=errors, require_label=task == "classify")
 
         train_examples = read(train)
         task = task or _infer_task(train_examples)

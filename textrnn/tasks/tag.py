@@ -72,9 +72,8 @@ def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded
     return Encoded(tokens, ids, tags, groups)
 
 
-def make_batch(pipe, encoded: Encoded, index: list[int]) -> Batch:
-    """One batch of rows ``index`` (into ``encoded.rows()``): each row the row's sentences end to end."""
-    rows = encoded.rows()
+def make_batch(pipe, encoded: Encoded, rows: list[list[int]], index: list[int]) -> Batch:
+    """One batch of rows ``index`` (into ``rows``, which is ``encoded.rows()``): each row its sentences end to end."""
     members = [rows[i] for i in index]
     words = [[w for s in row for w in encoded.tokens[s]] for row in members]
     ids, lengths = pad([[t for s in row for t in encoded.ids[s]] for row in members])
@@ -98,8 +97,9 @@ def make_batch(pipe, encoded: Encoded, index: list[int]) -> Batch:
 
 
 def batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> list[Batch]:
-    lengths = [sum(len(encoded.ids[s]) for s in row) for row in encoded.rows()]
-    return [make_batch(pipe, encoded, index) for index in bucket_batches(lengths, batch_size, shuffle, seed)]
+    rows = encoded.rows()
+    lengths = [sum(len(encoded.ids[s]) for s in row) for row in rows]
+    return [make_batch(pipe, encoded, rows, index) for index in bucket_batches(lengths, batch_size, shuffle, seed)]
 
 
 def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig) -> TaskLoop:
