@@ -49,6 +49,30 @@ def test_word_roundtrip_is_stable(text):
     assert all(t.strip() == t and t for t in tokens)
 
 
+words_and_marks = st.text(alphabet=st.sampled_from(list("ab9_.,'’<>unk ") + ["\u0301", "\u00a0", "\u2028", "\x1c",
+                                                                             "나", "٣", "½", "😀", "\t"]), max_size=40)
+
+
+@settings(max_examples=300)
+@given(st.one_of(unicode_text, words_and_marks))
+def test_the_word_splitting_shortcut_gives_what_the_pattern_gives(text):
+    from textrnn.tokenize import _WORD_RE, _words
+
+    assert _words(text) == _WORD_RE.findall(text)
+
+
+def test_the_shortcut_rests_on_two_facts_true_of_every_character():
+    """str.split and the pattern's \\S agree on white space, and every character str.isalnum accepts is a \\w."""
+    import re
+    import sys
+
+    space, word = re.compile(r"\s"), re.compile(r"\w")
+    for code in range(sys.maxunicode + 1):
+        c = chr(code)
+        assert c.isspace() == bool(space.match(c)), hex(code)
+        assert not c.isalnum() or word.match(c), hex(code)
+
+
 @given(korean)
 def test_word_roundtrip_korean(text):
     tokenizer = WordTokenizer(lower=True)

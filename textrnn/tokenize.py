@@ -25,6 +25,28 @@ _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 # Treebank, WikiText) keep one predicted <unk> per rare word, not the three tokens "<", "unk", ">", which a language
 # model predicts almost for free and which made PTB perplexities incomparable with published ones
 _WORD_RE = re.compile(rf"<unk>|\d+(?:[.,]\d+)+|[\w{_COMBINING}]+(?:['’][\w{_COMBINING}]+)*|\S")
+_find_words = _WORD_RE.findall
+_is_alnum = str.isalnum
+
+
+def _words(text: str) -> list[str]:
+    """``_WORD_RE.findall(text)``, a third faster (measured on IMDB train). No token of the pattern holds or crosses
+    white space, which ``\\S`` and ``str.split`` agree on, so the text can be read between its spaces; and a run of
+    letters and digits alone (``str.isalnum``, a subset of ``\\w``) is one word, with no regex call. Only runs
+    holding punctuation, apostrophes, marks or "<unk>" go through the pattern."""
+    chunks = text.split()
+    if all(map(_is_alnum, chunks)):
+        return chunks
+    tokens: list[str] = []
+    add, extend = tokens.append, tokens.extend
+    for chunk in chunks:
+        if _is_alnum(chunk):
+            add(chunk)
+        else:
+            extend(_find_words(chunk))
+    return tokens
+
+
 _NO_SPACE_BEFORE = set(".,!?;:%)]}”’…")
 _NO_SPACE_AFTER = set("([{“‘")
 
@@ -69,7 +91,7 @@ class WordTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFC", text)
-        return _WORD_RE.findall(text.lower() if self.lower else text)
+        return _words(text.lower() if self.lower else text)
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
         """The words as written (never lower-cased: they belong with their offsets) with their character offsets
