@@ -49,8 +49,10 @@ def test_word_roundtrip_is_stable(text):
     assert all(t.strip() == t and t for t in tokens)
 
 
-words_and_marks = st.text(alphabet=st.sampled_from(list("ab9_.,'’<>unk ") + ["\u0301", "\u00a0", "\u2028", "\x1c",
-                                                                             "나", "٣", "½", "😀", "\t"]), max_size=40)
+# the characters where the shortcut could go wrong: apostrophes, decimal marks, "<unk>", a combining accent, white
+# space that is not " " (no-break, line separator, \x1c, tab), Hangul, Arabic-Indic and fraction digits, an emoji
+_TRICKY = list("ab9_.,'’<>unk ") + ["\u0301", "\u00a0", "\u2028", "\x1c", "\t", "나", "٣", "½", "😀"]
+words_and_marks = st.text(alphabet=st.sampled_from(_TRICKY), max_size=40)
 
 
 @settings(max_examples=300)

@@ -282,7 +282,8 @@ def read_examples(path: str | Path, format: str = "auto", text_field: str = "tex
     ``tsv`` (a header row; ``text_field`` and ``label_field`` name columns; quoted line breaks are fine), ``conll``
     (``.conll``; token in the first column, tag in the last, sentences separated by blank lines; ``-DOCSTART-``
     lines start a document, numbered from 0 in ``meta["doc"]``). Tags in IOB1 are converted to IOB2.
-    ``meta_fields`` are copied into ``Example.meta`` (with the line number under ``"line"``). ``errors="replace"`` reads files that are not valid UTF-8, replacing bad bytes.
+    ``meta_fields`` are copied into ``Example.meta`` (with the line number under ``"line"``). ``errors="replace"``
+    reads files that are not valid UTF-8, replacing bad bytes.
 
     Raises DataError (naming file and line) for unreadable files, malformed rows, a missing text field or column,
     labels on some rows but not others, or (with ``require_label``) no labels at all.
