@@ -588,8 +588,10 @@ def load_unlabelled(name: str, data_dir: str | Path | None = None) -> list[str]:
 def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None) -> list[str]:
     """Unlabelled text for word2vec or an LM, named by ``data.extra``: a comma-separated list of ``unsup`` (the
     recipe's own corpus's unlabelled texts), names of other corpora, whose train and validation texts are read
-    without their labels (e.g. ``"reuters,ptb"``: more news text for the CoNLL tagger's word vectors), and
-    ``NAME:unsup`` for another corpus's unlabelled texts (``"imdb:unsup"``: 50,000 more reviews).
+    without their labels (e.g. ``"reuters,ptb"``: more news text for the CoNLL tagger's word vectors),
+    ``NAME:unsup`` for another corpus's unlabelled texts (``"imdb:unsup"``: 50,000 more reviews), and
+    ``NAME:FIELD`` for a text kept in another corpus's meta fields (``"reuters:raw_text"``: the newswires as
+    written, with case and punctuation, where Reuters' text field is lower-cased).
 
     The recipe's own corpus cannot be named: its validation texts would leak into the vectors."""
     texts: list[str] = []
@@ -601,10 +603,10 @@ def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None) 
             continue
         if ":" in name:
             other, _, part = name.partition(":")
-            if part != "unsup":
-                raise ConfigError(f"data.extra: {name!r} is not a corpus's part; write NAME:unsup for a corpus's "
-                                  "unlabelled texts (e.g. imdb:unsup)")
-            texts += load_unlabelled(other, data_dir=data_dir)
+            if part == "unsup":
+                texts += load_unlabelled(other, data_dir=data_dir)
+                continue
+            texts += _meta_texts(name, other, part, corpus, data_dir)
             continue
         if name == corpus:
             raise ConfigError(f"data.extra names the recipe's own corpus {corpus!r}: its validation texts would leak "
@@ -612,6 +614,19 @@ def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None) 
         other = load_corpus(name, data_dir=data_dir)
         texts += [e.text if e.text is not None else " ".join(e.tokens or ()) for e in [*other.train, *other.valid]]
     return texts
+
+
+def _meta_texts(name: str, other: str, field_name: str, corpus: str, data_dir: str | Path | None) -> list[str]:
+    """The ``field_name`` meta texts of corpus ``other``'s train and validation examples (``data.extra`` NAME:FIELD)."""
+    if other == corpus:
+        raise ConfigError(f"data.extra: {name!r} names the recipe's own corpus; its validation texts would leak")
+    card = read_card(other)
+    if field_name not in card.get("meta_fields", []):
+        fields = ", ".join(["unsup"] * ("unlabelled" in card["files"]) + list(card.get("meta_fields", [])))
+        raise ConfigError(f"data.extra: {name!r}: corpus {other!r} has no text field {field_name!r}; its parts are: "
+                          f"{fields or 'none'} (e.g. reuters:raw_text, imdb:unsup)")
+    loaded = load_corpus(other, data_dir=data_dir)
+    return [e.meta[field_name] for e in [*loaded.train, *loaded.valid] if isinstance(e.meta.get(field_name), str)]
 
 
 def _names_with_unlabelled() -> list[str]:

@@ -67,6 +67,7 @@ class Batch:
     inputs: torch.Tensor | None = None
     chars: torch.Tensor | None = None
     casing: torch.Tensor | None = None
+    context: torch.Tensor | None = None   # (B, T, F) per-token features given by the pipeline (a tagger's context)
     index: list[int] = field(default_factory=list)
 
     def to(self, device: torch.device | str) -> Batch:

@@ -6,6 +6,8 @@ This is the only module that knows the saved format::
     vocab.json          a JSON list of tokens, index = id
     labels.json         classifier and tagger labels (an unknown label is an error, never <unk>)
     chars.json          the tagger's character vocabulary (when it uses character features)
+    context_*.safetensors, context_*.json   the forward and backward character LMs of a tagger's contextual
+                        features, and their characters (textrnn/context.py)
     model.safetensors   weights only: loading never runs pickled code
     spm.model           the sentencepiece model (sentencepiece tokenizers only)
 
@@ -29,6 +31,7 @@ import torch
 
 from textrnn import __version__
 from textrnn.config import from_dict, to_dict
+from textrnn.context import ContextConfig, ContextFeatures
 from textrnn.errors import ConfigError, PipelineError
 from textrnn.fileio import atomic_write, atomic_write_json, clean_temporaries, finish_saving, save_together
 from textrnn.models import MODELS
@@ -88,6 +91,7 @@ class PipelineConfig:
     model: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     char_features: bool = False      # tagger: build a character vocabulary for char features
+    context: ContextConfig = field(default_factory=ContextConfig)   # tagger: contextual character features
     word2vec_extra: list = field(default_factory=list)   # extra unlabelled texts for word2vec (not saved)
     meta: dict = field(default_factory=dict)             # recipe name, corpus name, label names...
 
@@ -119,8 +123,10 @@ class Pipeline:
     """
 
     def __init__(self, config: PipelineConfig, tokenizer=None, vocab: Vocab | None = None,
-                 labels: LabelVocab | None = None, char_vocab: Vocab | None = None, model=None):
+                 labels: LabelVocab | None = None, char_vocab: Vocab | None = None, model=None,
+                 context: ContextFeatures | None = None):
         self.config = config
+        self.context = context
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.labels = labels
@@ -136,13 +142,16 @@ class Pipeline:
                  vocab: dict | None = None, embedding: Any = None, model: dict | None = None,
                  encode: dict | None = None, lm: dict | None = None, train_config: dict | None = None,
                  char_features: bool | None = None, word2vec_extra: Iterable[str] = (), meta: dict | None = None,
-                 quiet: bool = False) -> Pipeline:
+                 context: dict | None = None, context_text: Iterable[str] = (), run_dir: str | Path | None = None,
+                 resume: bool = False, quiet: bool = False) -> Pipeline:
         """A new, untrained pipeline whose tokenizer, vocabulary and labels are built from the train split.
 
         ``tokenizer``: "word" | "char" | "sentencepiece" or a dict of TokenizerConfig; ``vocab``: VocabConfig
         settings; ``embedding``: "learned" | "onehot" | "word2vec" or EmbeddingConfig settings; ``model``: the
         task's model settings (ClassifierConfig, TaggerConfig, LMConfig); ``word2vec_extra``: more unlabelled texts
-        for word2vec (e.g. IMDB's unlabelled reviews).
+        for word2vec (e.g. IMDB's unlabelled reviews); ``context``: a tagger's contextual character features
+        (ContextConfig settings; their two LMs are pretrained here on the train sentences and ``context_text``,
+        checkpointing under ``run_dir`` and, with ``resume``, loaded from there when already trained).
         """
         task_module(task)
         if task == "regress":
@@ -155,21 +164,40 @@ class Pipeline:
             "task": task, "tokenizer": _as_dict(tokenizer, "tokenizer"), "vocab": vocab or {},
             "encode": encode or {}, "lm": lm or {}, "model": model_dict, "train": train_config or {},
             "char_features": bool(char_features) if char_features is not None else False,
-            "meta": meta or {},
+            "context": context or {}, "meta": meta or {},
         })
         config.word2vec_extra = list(word2vec_extra)
-        return cls._from_examples(config, examples, corpus, quiet)
+        features = None
+        if config.context.hidden_dim > 0:
+            if task != "tag":
+                raise ConfigError(f"context: contextual character features are for taggers, not {task} pipelines")
+            features = ContextFeatures.pretrain(config.context, [cls._example_words(config, e) for e in examples],
+                                                list(context_text), config.train, run_dir=run_dir, resume=resume,
+                                                quiet=quiet)
+            config.model = {**config.model, "context_dim": features.dim,
+                            "context_dropout": config.context.dropout}
+        return cls._from_examples(config, examples, corpus, quiet, features)
 
     @classmethod
     def from_config(cls, config: PipelineConfig, corpus, quiet: bool = False) -> Pipeline:
         return cls._from_examples(config, list(corpus.train), corpus, quiet)
 
+    @staticmethod
+    def _example_words(config: PipelineConfig, example) -> list[str]:
+        """An example's words as written (not lower-cased): its tokens, or its text cut by the word tokenizer."""
+        if example.tokens is not None:
+            return list(example.tokens)
+        return WordTokenizer(lower=False).tokenize(Pipeline._clean_text(config, example.text or ""))
+
     @classmethod
-    def _from_examples(cls, config: PipelineConfig, examples: list, corpus, quiet: bool) -> Pipeline:
+    def _from_examples(cls, config: PipelineConfig, examples: list, corpus, quiet: bool,
+                       context: ContextFeatures | None = None) -> Pipeline:
         from textrnn.errors import DataError
 
         if not examples:
             raise DataError("the train split is empty: nothing to build a vocabulary from")
+        if config.context.hidden_dim > 0 and context is None:
+            raise ConfigError("context: contextual character features are pretrained by Pipeline.for_task(context=...)")
         if config.encode.document_window < 0:
             raise ConfigError(f"encode.document_window must be 0 (each sentence alone) or a number of tokens, "
                               f"got {config.encode.document_window}")
@@ -208,7 +236,7 @@ class Pipeline:
         # the initial weights follow train.seed, so the same settings give the same model in any process (and a
         # resumed run continues the same one)
         torch.manual_seed(config.train.seed)
-        pipe = cls(config, tokenizer, vocab, labels, char_vocab)
+        pipe = cls(config, tokenizer, vocab, labels, char_vocab, context=context)
         if config.task == "tag":
             pipe._constrain_iob2(examples)
         embedding = pipe.model_config.embedding
@@ -306,7 +334,10 @@ class Pipeline:
         return next(self.model.parameters()).device
 
     def to(self, device: str | torch.device) -> Pipeline:
-        self.model.to(resolve_device(device) if isinstance(device, str) else device)
+        device = resolve_device(device) if isinstance(device, str) else device
+        self.model.to(device)
+        if self.context is not None:
+            self.context.to(device)
         return self
 
     def encode(self, examples, with_labels: bool = True, where: str = ""):
@@ -459,6 +490,8 @@ class Pipeline:
         if isinstance(self.tokenizer, SentencePieceTokenizer):
             self.tokenizer.save_model(folder / "spm.model")
             files.append("spm.model")
+        if self.context is not None:
+            files += self.context.write(folder)
         model = self.model.module if hasattr(self.model, "module") else self.model
         atomic_write(folder / "model.safetensors", lambda tmp: _write_weights(model, tmp))
         config = to_dict(self.config)
@@ -548,6 +581,8 @@ class Pipeline:
         except (SafetensorError, OSError, ValueError) as error:
             raise PipelineError(f"{run_dir / 'model.safetensors'}: not a readable safetensors file ({error})") from None
         _load_weights(pipe.model, weights, run_dir / "model.safetensors", vocab)
+        if config.context.hidden_dim > 0:
+            pipe.context = ContextFeatures.read(run_dir, config.context)
         pipe.model.eval()
         return pipe.to(device)
 

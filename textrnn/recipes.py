@@ -69,6 +69,7 @@ class Recipe:
     lm: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
+    context: dict = field(default_factory=dict)   # a tagger's contextual character features (ContextConfig)
     drill: dict = field(default_factory=dict)     # settings of a drill or demo runner
     quick: list = field(default_factory=list)     # overrides applied by --quick
     char_features: bool = False
@@ -173,11 +174,15 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
             extra = []
     _log(quiet, f"{recipe.name}: {len(corpus.train):,} train / {len(corpus.valid):,} valid examples"
                 + (" (valid carved from train)" if corpus.valid_is_carved else ""))
-    # 2-3. tokens, vocabulary, model
+    context_text = []
+    if recipe.context.get("text"):
+        context_text = load_extra_text(recipe.context["text"], data.corpus, data_dir=data_dir)[: data.extra_limit]
+    # 2-3. tokens, vocabulary, (pretrained context features,) model
     pipe = Pipeline.for_task(recipe.task, corpus, tokenizer=recipe.tokenizer, vocab=recipe.vocab,
                              model=recipe.model, encode=recipe.encode, lm=recipe.lm, train_config=recipe.train,
                              char_features=recipe.char_features, word2vec_extra=extra,
-                             meta={"recipe": recipe.name, "corpus": data.corpus}, quiet=quiet)
+                             meta={"recipe": recipe.name, "corpus": data.corpus}, context=recipe.context or None,
+                             context_text=context_text, run_dir=out_dir, resume=resume, quiet=quiet)
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
     # 4. training
     history = pipe.fit(corpus.train, corpus.valid, run_dir=out_dir, resume=resume, quiet=quiet)

@@ -1,7 +1,7 @@
 """Many-to-many, aligned: one tag per token (named entities; the 'hello' next-character drill).
 
 word embedding [+ character features (CNN or bi-LSTM over each word's characters)] [+ a casing embedding]
--> Recurrent (bidirectional by default) -> Dense(num_tags) emissions -> softmax, or a CRF (Lample et al. 2016,
+[+ given per-word features: the pipeline's contextual character features] -> Recurrent (bidirectional by default) -> Dense(num_tags) emissions -> softmax, or a CRF (Lample et al. 2016,
 Ma and Hovy 2016). The loss is masked: padding never counts.
 """
 from __future__ import annotations
@@ -63,6 +63,9 @@ class TaggerConfig:
     char_vocab_size: int = 0
     char_kernel: int = 3
     casing_dim: int = 0              # >0: an embedding of casing_class(token), from `casing` (B, T)
+    context_dim: int = 0             # >0: given features of this width per word, from `context` (B, T, context_dim):
+                                     # the pipeline's contextual character features (textrnn/context.py)
+    context_dropout: float = 0.0     # dropout on those features while training
     crf: bool = False
     packed: bool = False
     members: int = 1                 # >1: an ensemble of that many taggers trained side by side (TaggerEnsemble)
@@ -128,6 +131,8 @@ class Tagger(nn.Module):
         if config.casing_dim > 0:
             self.casing = nn.Embedding(NUM_CASINGS, config.casing_dim, padding_idx=0)
             width += config.casing_dim
+        self.context_dropout = Dropout(config.context_dropout)
+        width += config.context_dim
         self.rnn = Recurrent(config.cell, width, config.hidden_dim, config.num_layers, config.bidirectional,
                              config.dropout, packed=config.packed)
         self.dropout = Dropout(config.dropout)
@@ -135,7 +140,7 @@ class Tagger(nn.Module):
         self.crf = CRF(num_tags) if config.crf else None
 
     def emissions(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
-                  casing: torch.Tensor | None = None) -> torch.Tensor:
+                  casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
         """Per-token tag scores (B, T, C)."""
         parts = [self.embedding(ids)]                                          # (B, T, E)
         if self.chars is not None:
@@ -146,16 +151,20 @@ class Tagger(nn.Module):
             if casing is None:
                 raise ValueError("this tagger uses casing features: pass casing (B, T) ids from casing_class")
             parts.append(self.casing(casing))                                  # (B, T, casing_dim)
+        if self.config.context_dim > 0:
+            if context is None:
+                raise ValueError("this tagger uses contextual features: pass context (B, T, context_dim) floats")
+            parts.append(self.context_dropout(context.to(parts[0].dtype)))     # (B, T, context_dim)
         outputs, _, _ = self.rnn(torch.cat(parts, -1), lengths)               # (B, T, D)
         return self.output(self.dropout(outputs))                              # (B, T, C)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None,
-                chars: torch.Tensor | None = None, casing: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                chars: torch.Tensor | None = None, casing: torch.Tensor | None = None,
+                context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Emissions (B, T, C) and, with targets (B, T), the loss: the mean cross-entropy over real tokens, or
         with a CRF the mean negative log-likelihood per sentence."""
         lengths = full_lengths(ids, lengths).clamp(min=1)
-        logits = self.emissions(ids, lengths, chars, casing)
+        logits = self.emissions(ids, lengths, chars, casing, context)
         loss = None
         if targets is not None:
             keep = length_mask(lengths.to(ids.device), ids.size(1))                # (B, T)
@@ -167,9 +176,9 @@ class Tagger(nn.Module):
 
     @torch.no_grad()
     def decode(self, ids: torch.Tensor, lengths: torch.Tensor | None, chars: torch.Tensor | None = None,
-               casing: torch.Tensor | None = None) -> list[list[int]]:
+               casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> list[list[int]]:
         """The best tag ids per row (argmax, or Viterbi with a CRF), each list as long as its row."""
-        return decode_together([self], ids, lengths, chars, casing)
+        return decode_together([self], ids, lengths, chars, casing, context)
 
 
 class TaggerEnsemble(Ensemble):
@@ -177,13 +186,14 @@ class TaggerEnsemble(Ensemble):
 
     @torch.no_grad()
     def decode(self, ids: torch.Tensor, lengths: torch.Tensor | None, chars: torch.Tensor | None = None,
-               casing: torch.Tensor | None = None) -> list[list[int]]:
-        return decode_together(list(self.members), ids, lengths, chars, casing)
+               casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> list[list[int]]:
+        return decode_together(list(self.members), ids, lengths, chars, casing, context)
 
 
 @torch.no_grad()
 def decode_together(taggers: list[Tagger], ids: torch.Tensor, lengths: torch.Tensor | None,
-                    chars: torch.Tensor | None = None, casing: torch.Tensor | None = None) -> list[list[int]]:
+                    chars: torch.Tensor | None = None, casing: torch.Tensor | None = None,
+                    context: torch.Tensor | None = None) -> list[list[int]]:
     """The best tag ids per row for one tagger or several of one configuration, each list as long as its row.
 
     Without a CRF: the argmax of the taggers' mean probability per token. With one: Viterbi over the taggers'
@@ -191,7 +201,7 @@ def decode_together(taggers: list[Tagger], ids: torch.Tensor, lengths: torch.Ten
     """
     given = full_lengths(ids, lengths)
     lengths = given.clamp(min=1)
-    emissions = torch.stack([t.emissions(ids, lengths, chars, casing).float() for t in taggers])   # (N, B, T, C)
+    emissions = torch.stack([t.emissions(ids, lengths, chars, casing, context).float() for t in taggers])   # (N, B, T, C)
     if taggers[0].crf is not None:
         scores = [torch.stack(parts).mean(0) for parts in zip(*(t.crf.scores() for t in taggers), strict=True)]
         paths = taggers[0].crf.viterbi(emissions.mean(0), length_mask(lengths.to(ids.device), ids.size(1)),

@@ -19,6 +19,8 @@ class Encoded:
     tags: list[list[int]] | None
     groups: list[list[int]] | None = None   # sentences tagged together as one row (a window of one document);
                                             # None: each sentence alone
+    context: list | None = None             # per sentence, (words, dim) contextual character features (the
+                                            # pipeline's ContextFeatures), or None without them
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -69,7 +71,8 @@ def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded
     width = pipe.config.encode.document_window
     if width and any(e.meta.get("doc") is not None for e in examples):
         groups = document_windows([e.meta.get("doc") for e in examples], [len(i) for i in ids], width)
-    return Encoded(tokens, ids, tags, groups)
+    context = pipe.context.features(tokens) if getattr(pipe, "context", None) is not None else None
+    return Encoded(tokens, ids, tags, groups, context)
 
 
 def make_batch(pipe, encoded: Encoded, rows: list[list[int]], index: list[int]) -> Batch:
@@ -93,6 +96,13 @@ def make_batch(pipe, encoded: Encoded, rows: list[list[int]], index: list[int]) 
         from textrnn.models.tagger import casing_class
 
         batch.casing = pad([[casing_class(w) for w in row] for row in words])[0]
+    if encoded.context is not None:
+        context = torch.zeros(len(index), ids.size(1), encoded.context[0].size(-1))
+        for r, row in enumerate(members):
+            if row:
+                joined = torch.cat([encoded.context[s].float() for s in row])
+                context[r, :len(joined)] = joined
+        batch.context = context
     return batch
 
 
@@ -104,7 +114,7 @@ def batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 
 
 def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig) -> TaskLoop:
     def step(model, batch, carry):
-        _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing)
+        _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing, context=batch.context)
         return loss, None
 
     return TaskLoop(
@@ -126,14 +136,14 @@ def decode(pipe, encoded: Encoded, batch_size: int = 128, model=None) -> tuple[l
     rows = encoded.rows()
     for batch in batches(pipe, encoded, batch_size, shuffle=False):
         batch = batch.to(device)
-        paths = model.decode(batch.ids, batch.lengths, chars=batch.chars, casing=batch.casing)
+        paths = model.decode(batch.ids, batch.lengths, chars=batch.chars, casing=batch.casing, context=batch.context)
         for i, path in zip(batch.index, paths, strict=True):
             at = 0
             for s in rows[i]:      # a row's path split back into its sentences
                 out[s] = list(path[at:at + len(encoded.ids[s])])
                 at += len(encoded.ids[s])
         if batch.targets is not None:
-            _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing)
+            _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing, context=batch.context)
             loss_sum += float(loss) * batch.size
             count += batch.size
     model.train(was_training)
