@@ -151,14 +151,16 @@ class ContextFeatures:
             chunk = order[at:at + batch_size]
             texts = [sentence_text(token_lists[i]) for i in chunk]
             positions = [word_positions(token_lists[i]) for i in chunk]
+            rows = torch.tensor([b for b, i in enumerate(chunk) for _ in token_lists[i]])
             halves = []
-            for direction in DIRECTIONS:
+            for direction, side in zip(DIRECTIONS, (0, 1), strict=True):
                 read = texts if direction == "forward" else [t[::-1] for t in texts]
                 states = self._states(direction, read)                                     # (B, L + 1, H)
-                steps = [p[0] if direction == "forward" else p[1] for p in positions]
-                halves.append([states[b, steps[b]] for b in range(len(chunk))])
-            for b, i in enumerate(chunk):
-                out[i] = torch.cat([halves[0][b], halves[1][b]], -1).to("cpu", torch.float16)
+                steps = torch.tensor([s for p in positions for s in p[side]])
+                halves.append(states[rows.to(states.device), steps.to(states.device)])     # (words, H)
+            words = torch.cat(halves, -1).to("cpu", torch.float16)                        # one copy per batch
+            for i, part in zip(chunk, words.split([len(token_lists[i]) for i in chunk]), strict=True):
+                out[i] = part
         return out
 
     def _states(self, direction: str, texts: list[str]) -> torch.Tensor:
