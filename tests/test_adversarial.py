@@ -139,3 +139,42 @@ def test_a_model_without_word_vectors_or_a_bad_share_is_refused():
         EmbeddingAdversary(gru, 0.02)
     with pytest.raises(ConfigError, match="train.adversarial must be between 0 and 1"):
         EmbeddingAdversary(classifier(), 1.5)
+
+
+def tagger():
+    from textrnn.models.tagger import Tagger, TaggerConfig
+
+    torch.manual_seed(0)
+    config = TaggerConfig(embedding=EmbeddingConfig(kind="learned", dim=6), hidden_dim=5, char_dim=4,
+                          char_vocab_size=12, char_hidden=3, casing_dim=0)
+    return Tagger(config, vocab_size=30, num_tags=3).eval()
+
+
+def test_with_chars_each_words_characters_move_too_and_the_loss_rises():
+    model = tagger()
+    ids, lengths, _ = texts()
+    tags = torch.tensor([[0, 1, 2, 0, 1], [1, 1, 0, 0, 0], [2, 0, 1, 2, 0]])
+    chars = torch.randint(1, 12, (3, 5, 4)) * (ids > 0)[..., None]
+    adversary = EmbeddingAdversary(model, 0.1, chars=True)
+    with adversary.recording():
+        _, clean = model(ids, lengths, tags, chars=chars)
+    clean.backward()
+    words, characters = adversary._outputs                         # the word vectors, then each word's characters
+    assert characters.shape == (int((ids > 0).sum()), 4, 4)        # one row per real word: (words, width, char_dim)
+    moved = adversary.perturbation(characters)
+    norms = moved.flatten(1).norm(dim=1)
+    assert torch.allclose(norms, 0.1 * characters.detach().flatten(1).norm(dim=1), rtol=1e-4)
+    with adversary.perturbing():
+        _, perturbed = model(ids, lengths, tags, chars=chars)
+    assert perturbed.item() > clean.item()
+    adversary.remove()
+    assert not model.chars.embedding._forward_hooks
+    plain = EmbeddingAdversary(model, 0.1)                       # words only: one recorded output
+    with plain.recording():
+        model(ids, lengths, tags, chars=chars)
+    assert len(plain._outputs) == 1
+
+
+def test_chars_without_a_character_encoder_are_refused():
+    with pytest.raises(ConfigError, match="adversarial_chars.*char_dim"):
+        EmbeddingAdversary(classifier(), 0.02, chars=True)

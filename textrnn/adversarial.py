@@ -8,8 +8,9 @@ answer when the meaning of the words shifts slightly: a regulariser that costs o
 
 The perturbation of one text is ``epsilon * ||x|| * g / ||g||`` over all its steps, with ``x`` its word vectors and
 ``g`` their gradient: ``epsilon`` is a share of the text's own vector norm (0.02 moves each text's vectors by 2%),
-so the setting does not depend on the scale of the vectors or the length of the texts. Only the word embeddings
-(``LearnedEmbedding``: learned or word2vec) are perturbed, not characters, casing or one-hot inputs.
+so the setting does not depend on the scale of the vectors or the length of the texts. The word embeddings
+(``LearnedEmbedding``: learned or word2vec) are perturbed, not casing or one-hot inputs; with ``chars=True`` a
+tagger's character embeddings too, each word's characters as one unit (Yasunaga et al. 2018 perturb both).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class EmbeddingAdversary:
     """Hooks on a model's word embeddings: ``recording()`` around the clean pass, ``perturbing()`` around the second;
     as a context manager, the hooks are removed when the block ends."""
 
-    def __init__(self, model: nn.Module, epsilon: float):
+    def __init__(self, model: nn.Module, epsilon: float, chars: bool = False):
         if not 0.0 < epsilon < 1.0:
             raise ConfigError(f"train.adversarial must be between 0 and 1 (a share of each text's vector norm; "
                               f"0.02 is a usual start, 0 turns it off), got {epsilon}")
@@ -34,6 +35,14 @@ class EmbeddingAdversary:
         if not embeddings:
             raise ConfigError("train.adversarial perturbs word vectors, and this model has no learned word embedding "
                               "(model.embedding.kind must be learned or word2vec); set train.adversarial=0")
+        if chars:
+            from textrnn.models.tagger import CharEncoder
+
+            encoders = [m for m in model.modules() if isinstance(m, CharEncoder)]
+            if not encoders:
+                raise ConfigError("train.adversarial_chars perturbs character embeddings, and this model has none "
+                                  "(a tagger with model.char_dim > 0 has); set train.adversarial_chars=false")
+            embeddings += [encoder.embedding for encoder in encoders]
         self.epsilon = epsilon
         self._mode: str | None = None
         self._outputs: list[torch.Tensor] = []

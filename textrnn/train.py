@@ -54,6 +54,7 @@ class TrainConfig:
     adversarial: float = 0.0         # adversarial training on the word vectors (Miyato et al. 2017): each step adds
                                      # the loss of a second pass whose vectors moved this share of their norm along
                                      # the loss's gradient (textrnn/adversarial.py); one more pass a step; 0 = off
+    adversarial_chars: bool = False  # with adversarial > 0: a tagger's character embeddings are perturbed too
     ema: float = 0.0                 # decay of an exponential moving average of the weights (Polyak averaging; Keras's
                                      # use_ema): validation, the best epoch and the saved model use the average; 0 = off
     threads: int = 0                 # CPU threads for torch; 0 = all cores
@@ -327,7 +328,8 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
 
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     average = WeightAverage(model, config.ema) if config.ema else None
-    adversary = EmbeddingAdversary(model, config.adversarial) if config.adversarial else None
+    adversary = (EmbeddingAdversary(model, config.adversarial, chars=config.adversarial_chars)
+                 if config.adversarial else None)
     history, best_state = History(), None
     start_epoch, start_step, carry = 0, 0, None
     if resume and run_dir is not None and (run_dir / CHECKPOINT).exists():
