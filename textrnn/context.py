@@ -35,7 +35,7 @@ class ContextConfig:
     num_layers: int = 1
     char_dim: int = 32
     text: str = ""                   # more cased text for the two LMs, named as data.extra names text ("reuters:raw_text")
-    minutes: float = 4.0             # training budget of each direction's LM
+    minutes: float = 4.0             # training budget of each direction's LM (0: no budget, `epochs` passes)
     epochs: int = 4
     batch_size: int = 64
     bptt: int = 100
@@ -109,9 +109,9 @@ class ContextFeatures:
         words = WordTokenizer(lower=False)
         texts = [sentence_text(s) for s in sentences if s]
         texts += [sentence_text(words.tokenize(t)) for t in extra_texts if t and t.strip()]
-        held = max(1, int(len(texts) * config.valid_share))
         if len(texts) < 2:
             raise ConfigError("contextual character features need at least two sentences to train their LMs on")
+        held = max(1, int(len(texts) * config.valid_share))
         models, vocabs = {}, {}
         for direction in DIRECTIONS:
             folder = Path(run_dir) / f"context-{direction}" if run_dir is not None else None
@@ -130,9 +130,9 @@ class ContextFeatures:
                                          train_config=settings, meta={"context": direction}, quiet=True)
                 if not quiet:
                     chars = sum(len(t) for t in ordered)
+                    budget = f"up to {config.minutes:g} minutes" if config.minutes > 0 else f"{config.epochs} passes"
                     print(f"context: training the {direction} character LM ({config.hidden_dim} units) on "
-                          f"{len(examples):,} texts, {chars:,} characters, for up to {config.minutes:g} minutes",
-                          file=sys.stderr)
+                          f"{len(examples):,} texts, {chars:,} characters, for {budget}", file=sys.stderr)
                 pipe.fit(examples[:-held], examples[-held:], run_dir=folder, resume=resume, quiet=quiet)
                 if folder is not None:
                     pipe.save(folder, {"valid_loss": pipe.history.epochs[-1].get("valid_loss")
