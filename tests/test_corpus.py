@@ -414,8 +414,10 @@ def test_extra_text_joins_unlabelled_texts_and_other_corpora_but_not_the_own_one
     with pytest.raises(ConfigError, match="own corpus 'imdb'"):
         load_extra_text("ptb,imdb", "imdb", data_dir=tmp_path)
     assert load_extra_text("ptb, imdb:unsup", "conll2003", data_dir=tmp_path) == ["a b c", "d e", "f g", "u1"]
-    with pytest.raises(ConfigError, match="write NAME:unsup"):
+    with pytest.raises(ConfigError, match="'imdb' has no text field 'train'; its parts are: unsup, id, rating"):
         load_extra_text("imdb:train", "conll2003", data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="'imdb:rating' holds no text"):     # a meta field, but not one of texts
+        load_extra_text("imdb:rating", "conll2003", data_dir=tmp_path)
     with pytest.raises(DataError, match="'ptb' has no unlabelled texts"):
         load_extra_text("ptb:unsup", "conll2003", data_dir=tmp_path)
 

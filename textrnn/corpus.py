@@ -626,7 +626,11 @@ def _meta_texts(name: str, other: str, field_name: str, corpus: str, data_dir: s
         raise ConfigError(f"data.extra: {name!r}: corpus {other!r} has no text field {field_name!r}; its parts are: "
                           f"{fields or 'none'} (e.g. reuters:raw_text, imdb:unsup)")
     loaded = load_corpus(other, data_dir=data_dir)
-    return [e.meta[field_name] for e in [*loaded.train, *loaded.valid] if isinstance(e.meta.get(field_name), str)]
+    texts = [e.meta[field_name] for e in [*loaded.train, *loaded.valid] if isinstance(e.meta.get(field_name), str)]
+    if not texts:
+        raise ConfigError(f"data.extra: {name!r} holds no text (the field's values are not strings); name a text "
+                          "field such as reuters:raw_text")
+    return texts
 
 
 def _names_with_unlabelled() -> list[str]:
