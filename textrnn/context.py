@@ -34,7 +34,7 @@ class ContextConfig:
     hidden_dim: int = 0              # >0: contextual character features, this wide per direction (2x in all); 0: off
     num_layers: int = 1
     char_dim: int = 32
-    text: str = ""                   # more cased text for the two LMs, named as data.extra names text ("reuters:raw_text")
+    text: str = ""                   # more cased text for the two LMs, named as data.extra names it: "reuters:raw_text"
     minutes: float = 4.0             # training budget of each direction's LM (0: no budget, `epochs` passes)
     epochs: int = 4
     batch_size: int = 64
@@ -146,10 +146,11 @@ class ContextFeatures:
         """One (words, 2 * hidden_dim) float16 tensor per sentence, on the CPU: each word's forward and backward
         states. Sentences are read in batches of similar length; an empty sentence gets a (0, dim) tensor."""
         out: list[torch.Tensor] = [torch.zeros(len(t), self.dim, dtype=torch.float16) for t in token_lists]
-        order = sorted((i for i, t in enumerate(token_lists) if t), key=lambda i: len(sentence_text(token_lists[i])))
+        every_text = [sentence_text(t) for t in token_lists]
+        order = sorted((i for i, t in enumerate(token_lists) if t), key=lambda i: len(every_text[i]))
         for at in range(0, len(order), batch_size):
             chunk = order[at:at + batch_size]
-            texts = [sentence_text(token_lists[i]) for i in chunk]
+            texts = [every_text[i] for i in chunk]
             positions = [word_positions(token_lists[i]) for i in chunk]
             rows = torch.tensor([b for b, i in enumerate(chunk) for _ in token_lists[i]])
             halves = []

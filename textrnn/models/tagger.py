@@ -1,8 +1,8 @@
 """Many-to-many, aligned: one tag per token (named entities; the 'hello' next-character drill).
 
 word embedding [+ character features (CNN or bi-LSTM over each word's characters)] [+ a casing embedding]
-[+ given per-word features: the pipeline's contextual character features] -> Recurrent (bidirectional by default) -> Dense(num_tags) emissions -> softmax, or a CRF (Lample et al. 2016,
-Ma and Hovy 2016). The loss is masked: padding never counts.
+[+ given per-word features: the pipeline's contextual character features] -> Recurrent (bidirectional by
+default) -> Dense(num_tags) emissions -> softmax, or a CRF (Lample et al. 2016, Ma and Hovy 2016). The loss is masked: padding never counts.
 """
 from __future__ import annotations
 
@@ -201,7 +201,8 @@ def decode_together(taggers: list[Tagger], ids: torch.Tensor, lengths: torch.Ten
     """
     given = full_lengths(ids, lengths)
     lengths = given.clamp(min=1)
-    emissions = torch.stack([t.emissions(ids, lengths, chars, casing, context).float() for t in taggers])   # (N, B, T, C)
+    emissions = torch.stack([t.emissions(ids, lengths, chars, casing, context).float()
+                             for t in taggers])                                                 # (N, B, T, C)
     if taggers[0].crf is not None:
         scores = [torch.stack(parts).mean(0) for parts in zip(*(t.crf.scores() for t in taggers), strict=True)]
         paths = taggers[0].crf.viterbi(emissions.mean(0), length_mask(lengths.to(ids.device), ids.size(1)),

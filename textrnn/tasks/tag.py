@@ -114,7 +114,8 @@ def batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 
 
 def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig) -> TaskLoop:
     def step(model, batch, carry):
-        _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing, context=batch.context)
+        _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing,
+                        context=batch.context)
         return loss, None
 
     return TaskLoop(
@@ -143,7 +144,8 @@ def decode(pipe, encoded: Encoded, batch_size: int = 128, model=None) -> tuple[l
                 out[s] = list(path[at:at + len(encoded.ids[s])])
                 at += len(encoded.ids[s])
         if batch.targets is not None:
-            _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing, context=batch.context)
+            _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing,
+                            context=batch.context)
             loss_sum += float(loss) * batch.size
             count += batch.size
     model.train(was_training)
