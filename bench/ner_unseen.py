@@ -18,6 +18,7 @@ import sys
 from seqeval.scheme import IOB2, Entities
 
 from textrnn.corpus import load_corpus
+from textrnn.metrics import _f1, _ratio
 from textrnn.pipeline import load
 from textrnn.tasks import tag
 
@@ -36,19 +37,16 @@ def split_scores(sentences: list[list[str]], gold: list[list[str]], guess: list[
     counts = {part: {"gold": 0, "guess": 0, "gold_hit": 0, "guess_hit": 0} for part in ("seen", "unseen")}
     for tokens, truth, predicted in zip(sentences, spans(gold), spans(guess), strict=True):
         truth_set, predicted_set = set(truth), set(predicted)
-        for entity in truth:
-            part = counts["seen" if surface(tokens, entity[0], entity[1]) in known else "unseen"]
-            part["gold"] += 1
-            part["gold_hit"] += entity in predicted_set
-        for entity in predicted:
-            part = counts["seen" if surface(tokens, entity[0], entity[1]) in known else "unseen"]
-            part["guess"] += 1
-            part["guess_hit"] += entity in truth_set
+        for entities, others, total, hit in ((truth, predicted_set, "gold", "gold_hit"),
+                                             (predicted, truth_set, "guess", "guess_hit")):
+            for entity in entities:
+                part = counts["seen" if surface(tokens, entity[0], entity[1]) in known else "unseen"]
+                part[total] += 1
+                part[hit] += entity in others
     out = {}
     for name, c in counts.items():
-        precision = c["guess_hit"] / c["guess"] if c["guess"] else 0.0
-        recall = c["gold_hit"] / c["gold"] if c["gold"] else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        precision, recall = _ratio(c["guess_hit"], c["guess"]), _ratio(c["gold_hit"], c["gold"])
+        f1 = _f1(precision, recall)
         out[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
                      "entities": c["gold"]}
     total = counts["seen"]["gold"] + counts["unseen"]["gold"]

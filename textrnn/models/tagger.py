@@ -2,7 +2,8 @@
 
 word embedding [+ character features (CNN or bi-LSTM over each word's characters)] [+ a casing embedding]
 [+ given per-word features: the pipeline's contextual character features] -> Recurrent (bidirectional by
-default) -> Dense(num_tags) emissions -> softmax, or a CRF (Lample et al. 2016, Ma and Hovy 2016). The loss is masked: padding never counts.
+default) -> Dense(num_tags) emissions -> softmax, or a CRF (Lample et al. 2016, Ma and Hovy 2016). The loss is
+masked: padding never counts.
 """
 from __future__ import annotations
 
