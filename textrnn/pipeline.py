@@ -343,11 +343,13 @@ class Pipeline:
     def encode(self, examples, with_labels: bool = True, where: str = ""):
         return task_module(self.config.task).encode(self, list(examples), with_labels=with_labels, where=where)
 
-    def fit(self, train=None, valid=None, *, corpus=None, run_dir: str | Path | None = None, resume: bool = False,
-            quiet: bool = False, **train_settings) -> Any:
+    def fit(self, train=None, valid=None, *, corpus=None, unlabelled: Iterable[str] | None = None,
+            run_dir: str | Path | None = None, resume: bool = False, quiet: bool = False, **train_settings) -> Any:
         """Train on ``train`` examples (or ``corpus.train``), validating on ``valid`` (or ``corpus.valid``).
 
-        ``train_settings`` override TrainConfig fields (``epochs=3``, ``lr=1e-3``...). Returns the History.
+        ``unlabelled``: texts without labels for a classifier's virtual adversarial training
+        (``train.virtual_adversarial``; by default the extra texts word2vec was given). ``train_settings`` override
+        TrainConfig fields (``epochs=3``, ``lr=1e-3``...). Returns the History.
         """
         if train_settings:
             self.config.train = from_dict(TrainConfig, {**to_dict(self.config.train), **train_settings}, "train")
@@ -368,7 +370,14 @@ class Pipeline:
         module = task_module(self.config.task)
         train_encoded = self.encode(train, where="train")
         valid_encoded = self.encode(valid, where="valid")
-        loop = module.loop(self, train_encoded, valid_encoded, settings)
+        if settings.virtual_adversarial and self.config.task == "classify":
+            from textrnn.corpus import Example
+
+            texts = self.config.word2vec_extra if unlabelled is None else list(unlabelled)
+            loop = module.loop(self, train_encoded, valid_encoded, settings,
+                               unlabelled=self.encode([Example(text=t) for t in texts], with_labels=False))
+        else:
+            loop = module.loop(self, train_encoded, valid_encoded, settings)
         self.history = fit(distributed.wrap(self.model), loop, settings, run_dir=run_dir, resume=resume,
                            quiet=quiet or rank > 0)
         return self.history

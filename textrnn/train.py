@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import math
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from textrnn.adversarial import EmbeddingAdversary
+from textrnn.adversarial import EmbeddingAdversary, VirtualAdversary
 from textrnn.encode import Batch
 from textrnn.errors import ConfigError, TrainingError
 from textrnn.fileio import atomic_write, atomic_write_json, clean_temporaries
@@ -55,6 +56,11 @@ class TrainConfig:
                                      # the loss of a second pass whose vectors moved this share of their norm along
                                      # the loss's gradient (textrnn/adversarial.py); one more pass a step; 0 = off
     adversarial_chars: bool = False  # with adversarial > 0: a tagger's character embeddings are perturbed too
+    virtual_adversarial: float = 0.0  # virtual adversarial training (Miyato et al. 2017) on unlabelled texts (a
+                                     # classifier's data.extra): each step adds the divergence of the model's answer
+                                     # on an unlabelled batch when its vectors move this share of their norm the most
+                                     # harmful way; three passes over that batch a step; 0 = off
+    unlabelled_batch_size: int = 16  # texts per unlabelled batch (smaller than train's keeps the three passes cheap)
     ema: float = 0.0                 # decay of an exponential moving average of the weights (Polyak averaging; Keras's
                                      # use_ema): validation, the best epoch and the saved model use the average; 0 = off
     threads: int = 0                 # CPU threads for torch; 0 = all cores
@@ -78,6 +84,8 @@ class TaskLoop:
     evaluate: Callable[[torch.nn.Module], dict]
     on_epoch_end: list[Callable[[int, dict], None]] = field(default_factory=list)
     stop_when: Callable[[dict], bool] | None = None   # a goal on the validation metrics that ends training early
+    unlabelled: Callable[[int], Iterator[Batch]] | None = None   # batches of unlabelled texts for an epoch (VAT)
+    logits: Callable[[torch.nn.Module, Batch], torch.Tensor] | None = None   # the model's logits on a batch (VAT)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -330,6 +338,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
     average = WeightAverage(model, config.ema) if config.ema else None
     adversary = (EmbeddingAdversary(model, config.adversarial, chars=config.adversarial_chars)
                  if config.adversarial else None)
+    virtual = _virtual_adversary(model, loop, config, world)
     history, best_state = History(), None
     start_epoch, start_step, carry = 0, 0, None
     if resume and run_dir is not None and (run_dir / CHECKPOINT).exists():
@@ -369,7 +378,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
     began = clock["began"] = time.perf_counter() - history.seconds
     # epochs since the best one count against the patience, also those before a resume
     patience_left = config.early_stopping - (start_epoch - history.best_epoch)
-    with _StopFlag() as stop, adversary or contextlib.nullcontext():
+    with _StopFlag() as stop, adversary or contextlib.nullcontext(), virtual or contextlib.nullcontext():
         for epoch in range(start_epoch, config.epochs):
             if time_up():   # a resumed run whose budget was already spent
                 break
@@ -380,6 +389,7 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
             epoch_began, tokens, loss_sum, loss_count = time.perf_counter(), 0, 0.0, 0
             progress = _progress(len(batches), epoch + 1, config.epochs, quiet)
             first = start_step if epoch == start_epoch else 0
+            unlabelled = _cycle(functools.partial(loop.unlabelled, epoch)) if virtual is not None else None
             if first == 0 and epoch != start_epoch:
                 carry = None
             for step in range(first, len(batches)):
@@ -408,6 +418,11 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
                     with mixed_precision(), adversary.perturbing():
                         adversarial_loss, _ = loop.step(model, batch, carry_in)
                     scaler.scale(adversarial_loss).backward()
+                if virtual is not None:      # an unlabelled batch: keep the answer where a move changes it most
+                    extra = next(unlabelled).to(device)
+                    with mixed_precision():
+                        virtual_loss = virtual.loss(functools.partial(loop.logits, model, extra))
+                    scaler.scale(virtual_loss).backward()
                 if config.clip_norm > 0:
                     scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
@@ -484,6 +499,34 @@ def fit(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, run_dir: st
     if writes:
         atomic_write_json(run_dir / "history.json", history.to_dict())
     return history
+
+
+def _virtual_adversary(model: torch.nn.Module, loop: TaskLoop, config: TrainConfig, world: int
+                       ) -> VirtualAdversary | None:
+    """The hooks of virtual adversarial training when ``train.virtual_adversarial`` asks for it, after checks."""
+    if not config.virtual_adversarial:
+        return None
+    if loop.unlabelled is None or loop.logits is None:
+        raise ConfigError("train.virtual_adversarial needs unlabelled texts, and this task's training has none: it "
+                          "is built for classifiers given unlabelled texts (a recipe's data.extra, or "
+                          "Pipeline.fit(unlabelled=...)); set train.virtual_adversarial=0")
+    if world > 1:
+        raise ConfigError("train.virtual_adversarial runs three extra passes per step that distributed training "
+                          "does not synchronise; train on one device or set train.virtual_adversarial=0")
+    if config.unlabelled_batch_size < 1:
+        raise ConfigError(f"train.unlabelled_batch_size must be at least 1, got {config.unlabelled_batch_size}")
+    return VirtualAdversary(model, config.virtual_adversarial)
+
+
+def _cycle(make: Callable[[], Iterator[Batch]]) -> Iterator[Batch]:
+    """The batches ``make()`` gives, again and again (an epoch may take more unlabelled batches than there are)."""
+    while True:
+        empty = True
+        for batch in make():
+            empty = False
+            yield batch
+        if empty:
+            raise ConfigError("train.virtual_adversarial: the unlabelled texts gave no batch")
 
 
 def cpu_has_bf16() -> bool:

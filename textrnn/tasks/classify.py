@@ -41,15 +41,23 @@ def batches(encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> 
     return [make_batch(encoded, index) for index in bucket_batches(lengths, batch_size, shuffle, seed)]
 
 
-def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig) -> TaskLoop:
+def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: Encoded | None = None) -> TaskLoop:
+    """``unlabelled``: encoded texts without labels, for virtual adversarial training (``train.virtual_adversarial``)."""
     def step(model, batch, carry):
         _, loss = model(batch.ids, batch.lengths, batch.targets)
         return loss, None
+
+    def unlabelled_batches(epoch: int):
+        lengths = [len(s) for s in unlabelled.ids]
+        for index in bucket_batches(lengths, config.unlabelled_batch_size, True, config.seed * 1000 + epoch + 500):
+            yield make_batch(unlabelled, index)    # made as needed: the unlabelled texts can be many
 
     return TaskLoop(
         batches=lambda epoch: batches(train, config.batch_size, True, config.seed * 1000 + epoch),
         step=step,
         evaluate=lambda model: evaluate(pipe, valid, model=model),
+        unlabelled=unlabelled_batches if unlabelled is not None and len(unlabelled) else None,
+        logits=lambda model, batch: model(batch.ids, batch.lengths)[0],
     )
 
 
