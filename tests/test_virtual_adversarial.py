@@ -153,3 +153,52 @@ def test_a_pipeline_trains_on_unlabelled_texts_it_is_given():
         pipe.fit(train, train, quiet=True)
     history = pipe.fit(train, train, unlabelled=["a fine film", "an awful story", "good"], quiet=True)
     assert len(history.epochs) == 1
+
+
+def test_a_tagger_trains_on_unlabelled_sentences_token_by_token():
+    from textrnn.corpus import Example
+    from textrnn.pipeline import Pipeline
+
+    train = [Example(tokens=words, tags=tags) for words, tags in
+             [(["Anna", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"]),
+              (["Bob", "visited", "Rome", "today"], ["B-PER", "O", "B-LOC", "O"])] * 4]
+    pipe = Pipeline.for_task("tag", train=train, char_features=True,
+                             model={"hidden_dim": 4, "char_dim": 4, "char_hidden": 4, "crf": True,
+                                    "embedding": {"kind": "learned", "dim": 4}},
+                             train_config={"epochs": 2, "virtual_adversarial": 0.05, "unlabelled_batch_size": 2},
+                             quiet=True)
+    history = pipe.fit(train, train, unlabelled=["Carl flew to Oslo.", "Dana met Eve in Lima today.", "  "],
+                       quiet=True)
+    assert len(history.epochs) == 2
+    from textrnn.tasks import tag
+
+    loop = tag.loop(pipe, pipe.encode(train), pipe.encode(train), pipe.config.train,
+                    unlabelled=pipe.encode([Example(text="Carl flew to Oslo today .")], with_labels=False))
+    batch = next(loop.unlabelled(0))
+    assert loop.logits(pipe.model, batch).shape == (6, len(pipe.labels))   # one row of scores per real token
+
+
+def test_sentences_are_cut_at_stops_before_capitals_but_not_after_initials_or_titles():
+    from textrnn.tokenize import split_sentences
+
+    text = ("Pretax net rose 12 pct.\n    It said Mr. Smith and J. Doe left the U.S. Army on Monday. "
+            "\"It is fine,\" he said. 10 people came! Why? the end")
+    assert split_sentences(text) == ["Pretax net rose 12 pct.", "It said Mr. Smith and J. Doe left the U.S. Army on Monday.",
+                                     "\"It is fine,\" he said.", "10 people came!", "Why? the end"]
+    assert split_sentences("  ") == []
+
+
+def test_a_recipe_reads_its_unlabelled_texts_only_for_virtual_adversarial_training(monkeypatch):
+    import textrnn.corpus as corpus
+    from textrnn.recipes import DataSettings, Recipe, _unlabelled
+
+    monkeypatch.setattr(corpus, "load_extra_text", lambda spec, name, data_dir=None, setting="": [
+        "Alpha Corp said profits rose. Reuter", "Beta Inc fell five pct. It closed lower today."])
+    tagger = Recipe(task="tag", data=DataSettings(corpus="conll2003", unlabelled="reuters:raw_text"),
+                    train={"virtual_adversarial": 0.02})
+    assert _unlabelled(tagger, None, quiet=True) == ["Alpha Corp said profits rose.", "Beta Inc fell five pct.",
+                                                     "It closed lower today."]
+    tagger.data.unlabelled_limit = 1
+    assert _unlabelled(tagger, None, quiet=True) == ["Alpha Corp said profits rose."]
+    off = Recipe(task="tag", data=DataSettings(corpus="conll2003", unlabelled="reuters:raw_text"))
+    assert _unlabelled(off, None, quiet=True) is None

@@ -585,7 +585,8 @@ def load_unlabelled(name: str, data_dir: str | Path | None = None) -> list[str]:
     return [e.text or "" for e in examples]
 
 
-def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None) -> list[str]:
+def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None, setting: str = "data.extra"
+                    ) -> list[str]:
     """Unlabelled text for word2vec or an LM, named by ``data.extra``: a comma-separated list of ``unsup`` (the
     recipe's own corpus's unlabelled texts), names of other corpora, whose train and validation texts are read
     without their labels (e.g. ``"reuters,ptb"``: more news text for the CoNLL tagger's word vectors),
@@ -593,7 +594,8 @@ def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None) 
     ``NAME:FIELD`` for a text kept in another corpus's meta fields (``"reuters:raw_text"``: the newswires as
     written, with case and punctuation, where Reuters' text field is lower-cased).
 
-    The recipe's own corpus cannot be named: its validation texts would leak into the vectors."""
+    The recipe's own corpus cannot be named: its validation texts would leak into the vectors. ``setting`` is the
+    name errors give (``data.extra`` or ``data.unlabelled``)."""
     texts: list[str] = []
     for name in (part.strip() for part in spec.split(",")):
         if not name:
@@ -606,29 +608,30 @@ def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None) 
             if part == "unsup":
                 texts += load_unlabelled(other, data_dir=data_dir)
                 continue
-            texts += _meta_texts(name, other, part, corpus, data_dir)
+            texts += _meta_texts(name, other, part, corpus, data_dir, setting)
             continue
         if name == corpus:
-            raise ConfigError(f"data.extra names the recipe's own corpus {corpus!r}: its validation texts would leak "
-                              "into the word vectors; name other corpora, or 'unsup' for its unlabelled texts")
+            raise ConfigError(f"{setting} names the recipe's own corpus {corpus!r}: its validation texts would leak "
+                              "into training; name other corpora, or 'unsup' for its unlabelled texts")
         other = load_corpus(name, data_dir=data_dir)
         texts += [e.text if e.text is not None else " ".join(e.tokens or ()) for e in [*other.train, *other.valid]]
     return texts
 
 
-def _meta_texts(name: str, other: str, field_name: str, corpus: str, data_dir: str | Path | None) -> list[str]:
+def _meta_texts(name: str, other: str, field_name: str, corpus: str, data_dir: str | Path | None,
+                setting: str = "data.extra") -> list[str]:
     """The ``field_name`` meta texts of corpus ``other``'s train and validation examples (``data.extra`` NAME:FIELD)."""
     if other == corpus:
-        raise ConfigError(f"data.extra: {name!r} names the recipe's own corpus; its validation texts would leak")
+        raise ConfigError(f"{setting}: {name!r} names the recipe's own corpus; its validation texts would leak")
     card = read_card(other)
     if field_name not in card.get("meta_fields", []):
         fields = ", ".join(["unsup"] * ("unlabelled" in card["files"]) + list(card.get("meta_fields", [])))
-        raise ConfigError(f"data.extra: {name!r}: corpus {other!r} has no text field {field_name!r}; its parts are: "
+        raise ConfigError(f"{setting}: {name!r}: corpus {other!r} has no text field {field_name!r}; its parts are: "
                           f"{fields or 'none'} (e.g. reuters:raw_text, imdb:unsup)")
     loaded = load_corpus(other, data_dir=data_dir)
     texts = [e.meta[field_name] for e in [*loaded.train, *loaded.valid] if isinstance(e.meta.get(field_name), str)]
     if not texts:
-        raise ConfigError(f"data.extra: {name!r} holds no text (the field's values are not strings); name a text "
+        raise ConfigError(f"{setting}: {name!r} holds no text (the field's values are not strings); name a text "
                           "field such as reuters:raw_text")
     return texts
 

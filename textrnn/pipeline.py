@@ -347,7 +347,7 @@ class Pipeline:
             run_dir: str | Path | None = None, resume: bool = False, quiet: bool = False, **train_settings) -> Any:
         """Train on ``train`` examples (or ``corpus.train``), validating on ``valid`` (or ``corpus.valid``).
 
-        ``unlabelled``: texts without labels for a classifier's virtual adversarial training
+        ``unlabelled``: texts without labels (a tagger's: sentences) for virtual adversarial training
         (``train.virtual_adversarial``; by default the extra texts word2vec was given). ``train_settings`` override
         TrainConfig fields (``epochs=3``, ``lr=1e-3``...). Returns the History.
         """
@@ -370,10 +370,11 @@ class Pipeline:
         module = task_module(self.config.task)
         train_encoded = self.encode(train, where="train")
         valid_encoded = self.encode(valid, where="valid")
-        if settings.virtual_adversarial and self.config.task == "classify":
+        if settings.virtual_adversarial and self.config.task in ("classify", "tag"):
             from textrnn.corpus import Example
 
             texts = self.config.word2vec_extra if unlabelled is None else list(unlabelled)
+            texts = [t for t in texts if t and t.strip()]
             loop = module.loop(self, train_encoded, valid_encoded, settings,
                                unlabelled=self.encode([Example(text=t) for t in texts], with_labels=False))
         else:

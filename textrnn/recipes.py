@@ -54,6 +54,10 @@ class DataSettings:
     extra: str = ""                    # extra unlabelled text for word2vec (an LM trains on it): "unsup" (IMDB's
                                        # 50k reviews) and/or other corpora's names, comma-separated: "reuters,ptb"
     extra_limit: int | None = None
+    unlabelled: str = ""               # unlabelled texts for train.virtual_adversarial, named as extra is
+                                       # ("reuters:raw_text"; a tagger reads them cut into sentences); "" = the extra
+                                       # text (a classifier's) or none
+    unlabelled_limit: int | None = None    # at most this many unlabelled texts (sentences for a tagger)
 
 
 @dataclass
@@ -141,6 +145,25 @@ def _log(quiet: bool, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def _unlabelled(recipe: Recipe, data_dir: str | None, quiet: bool) -> list[str] | None:
+    """The texts ``data.unlabelled`` names (a tagger's cut into sentences), when virtual adversarial training reads
+    them; None leaves the pipeline its default (the extra text)."""
+    data = recipe.data
+    if not data.unlabelled or not float(recipe.train.get("virtual_adversarial", 0) or 0):
+        return None
+    from textrnn.corpus import load_extra_text
+
+    texts = load_extra_text(data.unlabelled, data.corpus, data_dir=data_dir, setting="data.unlabelled")
+    if recipe.task == "tag":
+        from textrnn.tokenize import split_sentences
+
+        # sentences of three words or more: a newswire's sign-off ("Reuter") or a dateline teaches nothing
+        texts = [sentence for text in texts for sentence in split_sentences(text) if len(sentence.split()) >= 3]
+    texts = texts[: data.unlabelled_limit]
+    _log(quiet, f"virtual adversarial training on {len(texts):,} unlabelled {'sentences' if recipe.task == 'tag' else 'texts'}")
+    return texts
+
+
 def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False,
              quiet: bool = False) -> dict:
     """Steps: data, tokens + vocabulary, model, training, evaluation, plots, save."""
@@ -185,7 +208,8 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
                              context_text=context_text, run_dir=out_dir, resume=resume, quiet=quiet)
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
     # 4. training
-    history = pipe.fit(corpus.train, corpus.valid, run_dir=out_dir, resume=resume, quiet=quiet)
+    history = pipe.fit(corpus.train, corpus.valid, unlabelled=_unlabelled(recipe, data_dir, quiet), run_dir=out_dir,
+                       resume=resume, quiet=quiet)
     from textrnn.distributed import is_main
 
     if not is_main():

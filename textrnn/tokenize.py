@@ -47,6 +47,30 @@ def _words(text: str) -> list[str]:
     return tokens
 
 
+# a sentence ends at ".", "!" or "?" (and any closing quote or bracket) before white space and a capital letter,
+# digit or opening quote, unless the word before the stop is one letter ("J. Smith") or a usual abbreviation
+_SENTENCE_END = re.compile(r"""(?<=[.!?])["')\]’”]*\s+(?=["'(\[‘“]?[A-Z0-9])""")
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "co", "corp", "inc", "ltd", "no", "vs", "gen",
+                  "gov", "sen", "rep", "jan", "feb", "mar", "apr", "aug", "sep", "sept", "oct", "nov", "dec", "u.s",
+                  "u.k", "e.g", "i.e", "approx"}
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a running text (news, reviews), its white space made single spaces. A simple rule-based cut,
+    good enough to give taggers sentence-sized unlabelled texts; it does not claim a treebank's accuracy."""
+    text = " ".join(text.split())
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        before = text[start:match.start()].rstrip("\"')]’”").rsplit(" ", 1)[-1].rstrip(".!?").lower()
+        if len(before) <= 1 or before in _ABBREVIATIONS:
+            continue
+        sentences.append(text[start:match.start()].strip())
+        start = match.end()
+    if text[start:].strip():
+        sentences.append(text[start:].strip())
+    return [s for s in sentences if s]
+
+
 _NO_SPACE_BEFORE = set(".,!?;:%)]}”’…")
 _NO_SPACE_AFTER = set("([{“‘")
 

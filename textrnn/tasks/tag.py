@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from textrnn.encode import Batch, bucket_batches, pad
+from textrnn.encode import mask as length_mask
 from textrnn.train import TaskLoop, TrainConfig
 
 MAX_WORD_CHARS = 20   # longer words keep their first 20 characters for the character features
@@ -112,16 +113,30 @@ def batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 
     return [make_batch(pipe, encoded, rows, index) for index in bucket_batches(lengths, batch_size, shuffle, seed)]
 
 
-def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig) -> TaskLoop:
+def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: Encoded | None = None) -> TaskLoop:
+    """``unlabelled``: encoded sentences without tags, for virtual adversarial training (``train.virtual_adversarial``)."""
     def step(model, batch, carry):
         _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing,
                         context=batch.context)
         return loss, None
 
+    def unlabelled_batches(epoch: int):
+        rows = unlabelled.rows()
+        lengths = [sum(len(unlabelled.ids[s]) for s in row) for row in rows]
+        for index in bucket_batches(lengths, config.unlabelled_batch_size, True, config.seed * 1000 + epoch + 500):
+            yield make_batch(pipe, unlabelled, rows, index)    # made as needed: the unlabelled texts can be many
+
+    def logits(model, batch):
+        """Each real token's scores (tokens, tags): virtual adversarial training compares them token by token."""
+        scores, _ = model(batch.ids, batch.lengths, chars=batch.chars, casing=batch.casing, context=batch.context)
+        return scores[length_mask(batch.lengths.to(scores.device), scores.size(1))]
+
     return TaskLoop(
         batches=lambda epoch: batches(pipe, train, config.batch_size, True, config.seed * 1000 + epoch),
         step=step,
         evaluate=lambda model: evaluate(pipe, valid, model=model),
+        unlabelled=unlabelled_batches if unlabelled is not None and len(unlabelled) else None,
+        logits=logits,
     )
 
 
