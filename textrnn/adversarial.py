@@ -55,7 +55,25 @@ def along(vectors: torch.Tensor, direction: torch.Tensor | None, epsilon: float)
     return epsilon * vector_norm * direction / direction_norm.clamp(min=1e-12)
 
 
-class EmbeddingAdversary:
+class _Hooks:
+    """Forward hooks a training run puts on a model (``self._handles``); as a context manager they come off when the
+    block ends, however training ends: finished, interrupted or failed."""
+
+    _handles: list
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class EmbeddingAdversary(_Hooks):
     """Hooks on a model's word embeddings: ``recording()`` around the clean pass, ``perturbing()`` around the second;
     as a context manager, the hooks are removed when the block ends."""
 
@@ -111,20 +129,9 @@ class EmbeddingAdversary:
         finally:
             self._mode, self._perturbations = None, []
 
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def __enter__(self) -> EmbeddingAdversary:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        """The hooks come off however training ends: finished, interrupted or failed."""
-        self.remove()
 
 
-class VirtualAdversary:
+class VirtualAdversary(_Hooks):
     """Virtual adversarial training on unlabelled texts (Miyato et al. 2017), by hooks on the word embeddings.
 
     ``loss(forward)``, with ``forward()`` running the model on one unlabelled batch and returning its logits, takes
@@ -183,16 +190,6 @@ class VirtualAdversary:
         onward.restore()                   # later steps draw new numbers, not the masks replayed here
         return result
 
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def __enter__(self) -> VirtualAdversary:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 def _kl(log_p: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
