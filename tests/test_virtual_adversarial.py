@@ -186,6 +186,7 @@ def test_sentences_are_cut_at_stops_before_capitals_but_not_after_initials_or_ti
     assert split_sentences(text) == ["Pretax net rose 12 pct.", "It said Mr. Smith and J. Doe left the U.S. Army on Monday.",
                                      "\"It is fine,\" he said.", "10 people came!", "Why? the end"]
     assert split_sentences("  ") == []
+    assert split_sentences('He said "go." Then he left.') == ['He said "go."', "Then he left."]   # quotes stay
 
 
 def test_a_recipe_reads_its_unlabelled_texts_only_for_virtual_adversarial_training(monkeypatch):

@@ -130,7 +130,6 @@ class EmbeddingAdversary(_Hooks):
             self._mode, self._perturbations = None, []
 
 
-
 class VirtualAdversary(_Hooks):
     """Virtual adversarial training on unlabelled texts (Miyato et al. 2017), by hooks on the word embeddings.
 
@@ -189,7 +188,6 @@ class VirtualAdversary(_Hooks):
             result = _kl(clean, forward())
         onward.restore()                   # later steps draw new numbers, not the masks replayed here
         return result
-
 
 
 def _kl(log_p: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:

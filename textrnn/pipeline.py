@@ -370,15 +370,13 @@ class Pipeline:
         module = task_module(self.config.task)
         train_encoded = self.encode(train, where="train")
         valid_encoded = self.encode(valid, where="valid")
+        extra = {}
         if settings.virtual_adversarial and self.config.task in ("classify", "tag"):
             from textrnn.corpus import Example
 
             texts = self.config.word2vec_extra if unlabelled is None else list(unlabelled)
-            texts = [t for t in texts if t and t.strip()]
-            loop = module.loop(self, train_encoded, valid_encoded, settings,
-                               unlabelled=self.encode([Example(text=t) for t in texts], with_labels=False))
-        else:
-            loop = module.loop(self, train_encoded, valid_encoded, settings)
+            extra["unlabelled"] = self.encode([Example(text=t) for t in texts if t and t.strip()], with_labels=False)
+        loop = module.loop(self, train_encoded, valid_encoded, settings, **extra)
         self.history = fit(distributed.wrap(self.model), loop, settings, run_dir=run_dir, resume=resume,
                            quiet=quiet or rank > 0)
         return self.history

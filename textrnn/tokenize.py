@@ -49,7 +49,7 @@ def _words(text: str) -> list[str]:
 
 # a sentence ends at ".", "!" or "?" (and any closing quote or bracket) before white space and a capital letter,
 # digit or opening quote, unless the word before the stop is one letter ("J. Smith") or a usual abbreviation
-_SENTENCE_END = re.compile(r"""(?<=[.!?])["')\]’”]*\s+(?=["'(\[‘“]?[A-Z0-9])""")
+_SENTENCE_END = re.compile(r"""(?<=[.!?])(["')\]’”]*)\s+(?=["'(\[‘“]?[A-Z0-9])""")
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "co", "corp", "inc", "ltd", "no", "vs", "gen",
                   "gov", "sen", "rep", "jan", "feb", "mar", "apr", "aug", "sep", "sept", "oct", "nov", "dec", "u.s",
                   "u.k", "e.g", "i.e", "approx"}
@@ -61,14 +61,14 @@ def split_sentences(text: str) -> list[str]:
     text = " ".join(text.split())
     sentences, start = [], 0
     for match in _SENTENCE_END.finditer(text):
-        before = text[start:match.start()].rstrip("\"')]’”").rsplit(" ", 1)[-1].rstrip(".!?").lower()
+        before = text[start:match.start()].rsplit(" ", 1)[-1].rstrip(".!?").lower()
         if len(before) <= 1 or before in _ABBREVIATIONS:
             continue
-        sentences.append(text[start:match.start()].strip())
+        sentences.append(text[start:match.end(1)])     # the stop and any closing quotes after it
         start = match.end()
-    if text[start:].strip():
-        sentences.append(text[start:].strip())
-    return [s for s in sentences if s]
+    if text[start:]:
+        sentences.append(text[start:])
+    return sentences
 
 
 _NO_SPACE_BEFORE = set(".,!?;:%)]}”’…")

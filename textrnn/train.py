@@ -56,8 +56,8 @@ class TrainConfig:
                                      # the loss of a second pass whose vectors moved this share of their norm along
                                      # the loss's gradient (textrnn/adversarial.py); one more pass a step; 0 = off
     adversarial_chars: bool = False  # with adversarial > 0: a tagger's character embeddings are perturbed too
-    virtual_adversarial: float = 0.0  # virtual adversarial training (Miyato et al. 2017) on unlabelled texts (a
-                                     # classifier's data.extra): each step adds the divergence of the model's answer
+    virtual_adversarial: float = 0.0  # virtual adversarial training (Miyato et al. 2017) on unlabelled texts
+                                     # (data.unlabelled, or a classifier's data.extra): each step adds the divergence of the model's answer
                                      # on an unlabelled batch when its vectors move this share of their norm the most
                                      # harmful way; three passes over that batch a step; 0 = off
     unlabelled_batch_size: int = 16  # texts per unlabelled batch (smaller than train's keeps the three passes cheap)
@@ -508,8 +508,8 @@ def _virtual_adversary(model: torch.nn.Module, loop: TaskLoop, config: TrainConf
         return None
     if loop.unlabelled is None or loop.logits is None:
         raise ConfigError("train.virtual_adversarial needs unlabelled texts, and this task's training has none: it "
-                          "is built for classifiers given unlabelled texts (a recipe's data.extra, or "
-                          "Pipeline.fit(unlabelled=...)); set train.virtual_adversarial=0")
+                          "is built for classifiers and taggers given unlabelled texts (a recipe's data.unlabelled or "
+                          "a classifier's data.extra, or Pipeline.fit(unlabelled=...)); set train.virtual_adversarial=0")
     if world > 1:
         raise ConfigError("train.virtual_adversarial runs three extra passes per step that distributed training "
                           "does not synchronise; train on one device or set train.virtual_adversarial=0")

@@ -1,6 +1,7 @@
 """Many-to-one: a text -> one label (Reuters topics, IMDB sentiment, anyone's labelled texts)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,9 +37,15 @@ def make_batch(encoded: Encoded, index: list[int]) -> Batch:
     return Batch(ids=ids, lengths=lengths, targets=targets, index=list(index))
 
 
-def batches(encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> list[Batch]:
+def iter_batches(encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> Iterator[Batch]:
+    """The batches one at a time, each made when it is needed (unlabelled texts can be many)."""
     lengths = [len(s) for s in encoded.ids]
-    return [make_batch(encoded, index) for index in bucket_batches(lengths, batch_size, shuffle, seed)]
+    for index in bucket_batches(lengths, batch_size, shuffle, seed):
+        yield make_batch(encoded, index)
+
+
+def batches(encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> list[Batch]:
+    return list(iter_batches(encoded, batch_size, shuffle, seed))
 
 
 def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: Encoded | None = None) -> TaskLoop:
@@ -47,16 +54,13 @@ def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: 
         _, loss = model(batch.ids, batch.lengths, batch.targets)
         return loss, None
 
-    def unlabelled_batches(epoch: int):
-        lengths = [len(s) for s in unlabelled.ids]
-        for index in bucket_batches(lengths, config.unlabelled_batch_size, True, config.seed * 1000 + epoch + 500):
-            yield make_batch(unlabelled, index)    # made as needed: the unlabelled texts can be many
-
     return TaskLoop(
         batches=lambda epoch: batches(train, config.batch_size, True, config.seed * 1000 + epoch),
         step=step,
         evaluate=lambda model: evaluate(pipe, valid, model=model),
-        unlabelled=unlabelled_batches if unlabelled is not None and len(unlabelled) else None,
+        unlabelled=(lambda epoch: iter_batches(unlabelled, config.unlabelled_batch_size, True,
+                                               config.seed * 1000 + epoch + 500))
+        if unlabelled is not None and len(unlabelled) else None,
         logits=lambda model, batch: model(batch.ids, batch.lengths)[0],
     )
 

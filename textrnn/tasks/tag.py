@@ -1,6 +1,7 @@
 """Many-to-many, aligned: one tag per token (named entities, the 'hello' next-character drill)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,10 +108,16 @@ def make_batch(pipe, encoded: Encoded, rows: list[list[int]], index: list[int]) 
     return batch
 
 
-def batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> list[Batch]:
+def iter_batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> Iterator[Batch]:
+    """The batches one at a time, each made when it is needed (unlabelled sentences can be many)."""
     rows = encoded.rows()
     lengths = [sum(len(encoded.ids[s]) for s in row) for row in rows]
-    return [make_batch(pipe, encoded, rows, index) for index in bucket_batches(lengths, batch_size, shuffle, seed)]
+    for index in bucket_batches(lengths, batch_size, shuffle, seed):
+        yield make_batch(pipe, encoded, rows, index)
+
+
+def batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> list[Batch]:
+    return list(iter_batches(pipe, encoded, batch_size, shuffle, seed))
 
 
 def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: Encoded | None = None) -> TaskLoop:
@@ -119,12 +126,6 @@ def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: 
         _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing,
                         context=batch.context)
         return loss, None
-
-    def unlabelled_batches(epoch: int):
-        rows = unlabelled.rows()
-        lengths = [sum(len(unlabelled.ids[s]) for s in row) for row in rows]
-        for index in bucket_batches(lengths, config.unlabelled_batch_size, True, config.seed * 1000 + epoch + 500):
-            yield make_batch(pipe, unlabelled, rows, index)    # made as needed: the unlabelled texts can be many
 
     def logits(model, batch):
         """Each real token's scores (tokens, tags): virtual adversarial training compares them token by token."""
@@ -135,7 +136,9 @@ def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: 
         batches=lambda epoch: batches(pipe, train, config.batch_size, True, config.seed * 1000 + epoch),
         step=step,
         evaluate=lambda model: evaluate(pipe, valid, model=model),
-        unlabelled=unlabelled_batches if unlabelled is not None and len(unlabelled) else None,
+        unlabelled=(lambda epoch: iter_batches(pipe, unlabelled, config.unlabelled_batch_size, True,
+                                               config.seed * 1000 + epoch + 500))
+        if unlabelled is not None and len(unlabelled) else None,
         logits=logits,
     )
 
