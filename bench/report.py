@@ -21,8 +21,8 @@ TARGETS = {
     "ner": (">= 0.89 test F1 (about 0.94 valid) within 30 CPU-minutes", lambda v, row: v >= 0.94 and row["seconds"] <= 1800),
     "shakespeare": ("<= 1.42 nats/char within 30 CPU-minutes", lambda v, row: v <= 1.42 and row["seconds"] <= 1800),
     "ptb": ("test perplexity <= 100 within 60 CPU-minutes", lambda v, row: v <= 100 and row["seconds"] <= 3600),
-    "complete": (">= 90% of multiple-choice blanks, korean and english",
-                 lambda v, row: min(v["korean_choice_accuracy"], v["english_choice_accuracy"]) >= 0.9),
+    "complete": (">= 90% of multiple-choice blanks, korean, english and news (each LM on its own domain)",
+                 lambda v, row: min(v.get(f"{lm}_choice_accuracy", 0.0) for lm in ("korean", "english", "news")) >= 0.9),
 }
 
 

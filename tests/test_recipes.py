@@ -21,7 +21,7 @@ from textrnn.recipes import describe, recipe_names
 runner = CliRunner()
 
 GENERATED = {"hello", "multiply", "sine"}            # recipes whose data are made in code: no corpus needed
-NEEDS = {"complete": ["korean", "imdb"]}             # the demo runs on the korean and english (imdb) LMs
+NEEDS = {"complete": ["korean", "imdb", "ptb"]}      # the demo runs on the korean, english (imdb) and ptb LMs
 CORPUS_FOLDER = {"conll2003": "conll2003"}           # corpus name -> folder in TEXTRNN_DATA_DIR (the same so far)
 BASE_FIELDS = ("recipe", "task", "epochs", "seconds", "seconds_per_epoch", "device", "textrnn_version")
 SLOW_QUICK = {"shakespeare"}   # one 1.1M-character stream: its quick form still reads (and trains on) all of it
@@ -55,7 +55,8 @@ def recipe_param(name: str):
 
 
 class QuickRuns:
-    """``run NAME --quick --json --out ROOT/NAME``, each recipe once; ``complete`` reuses the korean and english runs."""
+    """``run NAME --quick --json --out ROOT/NAME``, each recipe once; ``complete`` reuses the korean, english and ptb
+    runs."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -68,9 +69,9 @@ class QuickRuns:
         out = self.root / name
         if name not in self.printed:
             extra = []
-            if name == "complete":   # the demo looks for ROOT/korean and ROOT/english and trains them only if missing
-                extra = ["-s", f"drill.korean_run={json.dumps(str(self.root))}",
-                         "-s", f"drill.english_run={json.dumps(str(self.root))}"]
+            if name == "complete":   # the demo looks for ROOT/korean, ROOT/english and ROOT/ptb, trains them if missing
+                extra = [arg for lm in ("korean", "english", "ptb")
+                         for arg in ("-s", f"drill.{lm}_run={json.dumps(str(self.root))}")]
             self.printed[name] = invoke("run", name, "--quick", "--out", str(out), *extra)
         return self.printed[name], out
 
@@ -80,7 +81,7 @@ def runs(tmp_path_factory) -> QuickRuns:
     return QuickRuns(tmp_path_factory.mktemp("quick-runs"))
 
 
-# the demo last, so the korean and english runs are already there for it
+# the demo last, so the korean, english and ptb runs are already there for it
 RECIPES = sorted(recipe_names(), key=lambda name: name == "complete")
 
 
@@ -134,8 +135,10 @@ def test_quick_recipe_writes_the_metrics_contract(runs, name):
     if name == "shakespeare":
         assert "bits_per_char" in saved["valid"]
     if name == "complete":
-        assert 0.0 <= saved["valid"]["korean_choice_accuracy"] <= 1.0
-        assert 0.0 <= saved["valid"]["english_choice_accuracy"] <= 1.0
+        for lm in ("korean", "english", "news"):
+            assert 0.0 <= saved["valid"][f"{lm}_choice_accuracy"] <= 1.0
+            items = saved[f"{lm}_choice"]["items"]
+            assert items and all({"answer", "picked", "unknown"} <= set(item) for item in items)
 
 
 # --- the saved-run commands on the quick runs ------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The sentence-completion demo (``textrnn run complete``): the course's four Korean blanks and English examples
-filled by the korean and english language models, plus multiple-choice blanks scored for accuracy.
+"""The sentence-completion demo (``textrnn run complete``): the course's four Korean blanks, English examples and
+news-style examples filled by the korean, english and ptb language models, plus multiple-choice blanks scored for
+accuracy, each model on its own domain (everyday Korean; everyday English and films; news in PTB's form).
 
 The multiple-choice items were written for textrnn: everyday sentences with one right fill and wrong fills that
 are the same kind of word, so only the sentence's meaning tells them apart.
@@ -44,16 +45,35 @@ ENGLISH_CHOICES = [
     ("The special effects were ___.", ["amazing", "hungry", "married", "asleep"]),
     ("I laughed so ___ during the comedy.", ["hard", "blue", "tall", "wet"]),
 ]
+# PTB's form: lower case, no final stop, numbers as N; every word here is in its 10,000-word vocabulary, so no fill
+# is an <unk> (which a PTB model scores as a frequent word)
+NEWS_BLANKS = ["the company reported a net ___ of $ N million", "shares of the company ___ N cents"]
+NEWS_CHOICES = [
+    ("stock prices fell sharply on wall ___ yesterday", ["street", "river", "school", "garden"]),
+    ("the federal reserve cut interest ___ again", ["rates", "games", "horses", "windows"]),
+    ("the company reported a net ___ of $ N million for the quarter", ["loss", "song", "river", "dog"]),
+    ("the president signed the ___ into law", ["bill", "apple", "car", "song"]),
+    ("shares of the company ___ N cents to $ N", ["rose", "sang", "flew", "walked"]),
+    ("the chief executive ___ said the company would cut jobs", ["officer", "river", "apple", "kitchen"]),
+    ("the merger was approved by the company 's board of ___", ["directors", "apples", "horses", "windows"]),
+    ("the japanese ___ rose against the dollar", ["yen", "dog", "horse", "kitchen"]),
+    ("the senate voted to ___ the tax increase", ["approve", "eat", "fly", "sleep"]),
+    ("oil ___ rose after the attack", ["prices", "games", "dogs", "hats"]),
+    ("the bank agreed to ___ the loan", ["repay", "eat", "sleep", "fly"]),
+    ("the house of ___ passed the bill", ["representatives", "apples", "horses", "dogs"]),
+]
 
 
 def multiple_choice(pipe, items) -> dict:
-    """Share of items whose right fill (the first) the LM ranks on top, with each item's ranking."""
+    """Share of items whose right fill (the first) the LM ranks on top, with each item's pick and the fills the
+    model does not know (``unknown``: a fair item has none; a --quick model's small vocabulary lacks many)."""
     right, details = 0, []
     for text, options in items:
         result = pipe.complete(text, candidates=options, top=len(options))
         best = result["fills"][0]["fill"]
         right += best == options[0]
-        details.append({"text": text, "answer": options[0], "picked": best})
+        unknown = [f["fill"] for f in result["fills"] if f["unknown"]]
+        details.append({"text": text, "answer": options[0], "picked": best, "unknown": unknown})
     return {"accuracy": right / len(items), "n": len(items), "items": details}
 
 
@@ -73,9 +93,10 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     device = recipe.train.get("device", "auto")     # --device: where the models train and fill the blanks
     korean = _model("korean", Path(recipe.drill.get("korean_run", out_dir)), quick, data_dir, quiet, device)
     english = _model("english", Path(recipe.drill.get("english_run", out_dir)), quick, data_dir, quiet, device)
+    news = _model("ptb", Path(recipe.drill.get("ptb_run", out_dir)), quick, data_dir, quiet, device)
     top = int(recipe.drill.get("top", 3))
     fills = {}
-    for pipe, blanks in ((korean, COURSE_BLANKS), (english, ENGLISH_BLANKS)):
+    for pipe, blanks in ((korean, COURSE_BLANKS), (english, ENGLISH_BLANKS), (news, NEWS_BLANKS)):
         for text in blanks:
             result = pipe.complete(text, top=top)
             fills[text] = result["fills"]
@@ -86,13 +107,14 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     metrics = {**base_metrics(recipe, None, str(english.device)), "task": "lm", "fills": fills,
                "korean_choice": multiple_choice(korean, KOREAN_CHOICES),
                "english_choice": multiple_choice(english, ENGLISH_CHOICES),
+               "news_choice": multiple_choice(news, NEWS_CHOICES),
                "pear_vs_pair": english.score(["The apple and pear salad", "The apple and pair salad"])}
-    metrics["valid"] = {"korean_choice_accuracy": metrics["korean_choice"]["accuracy"],
-                        "english_choice_accuracy": metrics["english_choice"]["accuracy"]}
+    metrics["valid"] = {f"{name}_choice_accuracy": metrics[f"{name}_choice"]["accuracy"]
+                        for name in ("korean", "english", "news")}
     metrics["seconds"] = round(time.perf_counter() - began, 1)
     if not quiet:
-        print(f"multiple-choice blanks: korean {metrics['korean_choice']['accuracy']:.0%}, "
-              f"english {metrics['english_choice']['accuracy']:.0%}", file=sys.stderr)
+        shown = ", ".join(f"{name} {metrics[f'{name}_choice']['accuracy']:.0%}" for name in ("korean", "english", "news"))
+        print(f"multiple-choice blanks: {shown}", file=sys.stderr)
     from textrnn.fileio import atomic_write_json
 
     atomic_write_json(out_dir / "metrics.json", metrics)

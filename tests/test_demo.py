@@ -1,0 +1,36 @@
+"""The completion demo's items: well formed, and the news items fair to a PTB model (no word it cannot know)."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from conftest import needs_data
+
+from textrnn.corpus import load_corpus
+from textrnn.demo import COURSE_BLANKS, ENGLISH_BLANKS, ENGLISH_CHOICES, KOREAN_CHOICES, NEWS_BLANKS, NEWS_CHOICES
+from textrnn.generate import parse_blank
+
+
+@pytest.mark.parametrize("items", [KOREAN_CHOICES, ENGLISH_CHOICES, NEWS_CHOICES], ids=["korean", "english", "news"])
+def test_each_item_has_one_blank_and_distinct_fills(items):
+    assert len(items) >= 12
+    for text, options in items:
+        parse_blank(text)                       # raises unless exactly one blank
+        assert len(options) == len(set(options)) >= 2, text
+
+
+def test_the_shown_blanks_parse():
+    for text in COURSE_BLANKS + ENGLISH_BLANKS + NEWS_BLANKS:
+        parse_blank(text)
+
+
+@pytest.mark.data
+@needs_data("ptb")
+def test_every_news_word_is_in_the_ptb_training_text():
+    """A word outside PTB's vocabulary would be scored as <unk>, one of its commonest tokens: the item would be
+    unfair (an unknown wrong fill could win). Every word of the items must occur in ptb.train several times."""
+    counts = Counter(word for example in load_corpus("ptb").train for word in (example.text or "").split())
+    words = {w for text, options in NEWS_CHOICES for w in text.replace("___", " ").split() + options}
+    words |= {w for text in NEWS_BLANKS for w in text.replace("___", " ").split()}
+    rare = sorted(w for w in words if counts[w] < 5)
+    assert not rare, f"words seen fewer than 5 times in ptb.train: {rare}"
