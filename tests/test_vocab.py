@@ -95,6 +95,23 @@ def test_encode_decode_roundtrip(token_lists):
     assert Vocab.build(token_lists) == vocab  # the same corpus always gives the same ids
 
 
+@given(st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=12), min_size=1, max_size=6),
+       st.integers(1, 3), st.integers(4, 14))
+def test_max_size_keeps_a_prefix_of_the_full_order(token_lists, min_freq, max_size):
+    """The sort over only the most frequent tokens (a speed-up) keeps exactly the first tokens of the full order,
+    ties included."""
+    full = Vocab.build(token_lists, min_freq=min_freq)
+    cut = Vocab.build(token_lists, min_freq=min_freq, max_size=max_size)
+    assert cut.itos == full.itos[:max_size]
+
+
+def test_literal_unk_is_not_counted_as_oov_for_any_sequence():
+    vocab = Vocab.build([["a"]])
+    vocab.encode(["<unk>", "zz"])
+    vocab.encode(("<unk>", "a"))
+    assert vocab.oov_count == 1
+
+
 def test_extended_adds_frequent_new_tokens_after_the_existing_ids():
     vocab = Vocab.build([["a", "b", "a"]])
     bigger = vocab.extended([["c", "d", "c", "a"], ["e", "d", "c"]], min_freq=2)

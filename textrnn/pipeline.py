@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from textrnn import __version__
+from textrnn.bulk import collector_paused
 from textrnn.config import from_dict, to_dict
 from textrnn.context import ContextConfig, ContextFeatures
 from textrnn.errors import ConfigError, PipelineError
@@ -214,7 +215,8 @@ class Pipeline:
             raise ConfigError(f"tokenizer.kind must be word, char or sentencepiece, got {tok.kind!r}")
         probe = cls.__new__(cls)
         probe.config, probe.tokenizer = config, tokenizer
-        token_lists = [probe.normalize_tokens(probe.example_tokens(e)) for e in examples]
+        with collector_paused():
+            token_lists = [probe.normalize_tokens(probe.example_tokens(e)) for e in examples]
         extra_lists = None   # the extra text's tokens: made once, only if the vocabulary or word2vec reads them
         if vocab is None:
             vocab = Vocab.build(token_lists, min_freq=config.vocab.min_freq, max_size=config.vocab.max_size)
@@ -282,8 +284,9 @@ class Pipeline:
 
     def _extra_token_lists(self) -> list[list[str]]:
         """The tokens of the extra unlabelled texts (``word2vec_extra``), cleaned and normalised as train's."""
-        return [self.normalize_tokens(self.tokenizer.tokenize(self._clean_text(self.config, t)))
-                for t in self.config.word2vec_extra]
+        with collector_paused():
+            return [self.normalize_tokens(self.tokenizer.tokenize(self._clean_text(self.config, t)))
+                    for t in self.config.word2vec_extra]
 
     def _init_word2vec(self, token_lists: list[list[str]], extra: list[list[str]], quiet: bool) -> None:
         from textrnn.embeddings import align_vectors, word2vec_vectors
@@ -341,7 +344,8 @@ class Pipeline:
         return self
 
     def encode(self, examples, with_labels: bool = True, where: str = ""):
-        return task_module(self.config.task).encode(self, list(examples), with_labels=with_labels, where=where)
+        with collector_paused():
+            return task_module(self.config.task).encode(self, list(examples), with_labels=with_labels, where=where)
 
     def fit(self, train=None, valid=None, *, corpus=None, unlabelled: Iterable[str] | None = None,
             run_dir: str | Path | None = None, resume: bool = False, quiet: bool = False, **train_settings) -> Any:
