@@ -289,3 +289,57 @@ def test_the_complete_demo_trains_and_loads_its_models_on_the_device_it_is_given
     monkeypatch.setattr(pipeline, "load", lambda run_dir, device="cpu": calls.append(("load", Path(run_dir).name, device)))
     demo._model("korean", tmp_path, True, None, True, "cuda:1")
     assert calls == [("train", "korean", "cuda:1"), ("load", "korean", "cuda:1")]
+
+
+def test_init_from_goes_on_from_a_saved_lm(text_file, tmp_path):
+    """Fine-tuning: the second run keeps the first one's tokenizer, vocabulary and model, starts from its weights
+    (with a zero learning rate they come out unchanged) and records where it came from."""
+    import torch
+    from safetensors.torch import load_file
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    settings = ["-s", "train.epochs=1", "-s", "model.hidden_dim=16", "-s", "model.num_layers=1",
+                "-s", "vocab.min_freq=1"]
+    invoke("train", "lm", "--data", str(text_file), "--tokenizer", "char", "--out", str(first), *settings)
+    other = tmp_path / "other.txt"
+    other.write_text("a different text, with words the first one never had: zebra, quiz.\n" * 40, encoding="utf-8")
+    metrics = invoke("train", "lm", "--data", str(other), "--init-from", str(first), "--out", str(second),
+                     "--tokenizer", "word", "-s", "train.epochs=1", "-s", "train.lr=0")
+    assert metrics["task"] == "lm"
+    for name in ("vocab.json", "tokenizer.json"):
+        if (first / name).exists():
+            assert (first / name).read_text(encoding="utf-8") == (second / name).read_text(encoding="utf-8")
+    before, after = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    config = json.loads((second / "config.json").read_text(encoding="utf-8"))
+    assert config["meta"]["init_from"] == str(first) and config["tokenizer"]["kind"] == "char"
+
+
+def test_init_from_refuses_another_task_and_unknown_labels(text_file, tmp_path):
+    from textrnn.custom import train_custom
+    from textrnn.errors import ConfigError, DataError
+
+    lm = tmp_path / "lm"
+    train_custom("lm", text_file, tokenizer="char", out=lm, quiet=True,
+                 overrides=["train.epochs=1", "model.hidden_dim=8", "model.num_layers=1"])
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps({"text": f"text {i}", "label": "ab"[i % 2]}) + "\n" for i in range(40)),
+                        encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds a lm pipeline, but this recipe trains a classify model"):
+        train_custom("classify", labelled, init_from=lm, out=tmp_path / "x", quiet=True)
+    classifier = tmp_path / "clf"
+    train_custom("classify", labelled, out=classifier, quiet=True,
+                 overrides=["train.epochs=1", "model.hidden_dim=8", "vocab.min_freq=1"])
+    more = tmp_path / "more.jsonl"
+    more.write_text("".join(json.dumps({"text": f"text {i}", "label": "abc"[i % 3]}) + "\n" for i in range(40)),
+                    encoding="utf-8")
+    with pytest.raises(DataError, match="labels 'c' that .* does not know"):
+        train_custom("classify", more, init_from=classifier, out=tmp_path / "y", quiet=True)
+
+
+def test_init_from_is_refused_by_the_drills():
+    from textrnn.errors import ConfigError
+    from textrnn.recipes import run_recipe
+
+    with pytest.raises(ConfigError, match="the hello recipe does not train from a saved run"):
+        run_recipe("hello", ["init_from=runs/x"], quick=True, quiet=True)

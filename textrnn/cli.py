@@ -87,6 +87,9 @@ def run(
     cell: Annotated[str | None, typer.Option("--cell", help="rnn, lstm or gru (shorthand for -s model.cell=...).")] = None,
     device: Device = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
+    init_from: Annotated[str | None, typer.Option(
+        "--init-from", help="Go on from a saved run (its tokenizer, vocabulary, model and weights) with this "
+                            "recipe's data and a fresh schedule.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
     as_json: Json = False,
 ) -> None:
@@ -94,6 +97,8 @@ def run(
     from textrnn.recipes import run_recipe
 
     overrides = list(set_ or [])
+    if init_from:
+        overrides.append(f"init_from={json.dumps(init_from)}")
     if cell:
         overrides.append(f"model.cell={cell}")
     if data:
@@ -337,13 +342,14 @@ def complete(
 
 def _train(task: str, data: Path, valid: Path | None, text_field: str, label_field: str, tokenizer: str,
            embedding: str, cell: str, out: Path, set_: list[str] | None, device: str | None, resume: bool,
-           quiet: bool, as_json: bool) -> None:
+           quiet: bool, as_json: bool, init_from: Path | None = None) -> None:
     from textrnn.custom import train_custom
 
     with _training():
         metrics = train_custom(task, data, valid=valid, text_field=text_field, label_field=label_field,
                                tokenizer=tokenizer, embedding=embedding, cell=cell, out=out,
-                               overrides=list(set_ or []), device=device, resume=resume, quiet=quiet)
+                               overrides=list(set_ or []), device=device, resume=resume, quiet=quiet,
+                               init_from=init_from)
     if not metrics:   # a distributed rank other than 0: rank 0 reports
         return
     _emit(metrics, as_json, f"{task}: {_short(metrics['valid'])}\nsaved to {out}")
@@ -363,10 +369,13 @@ def _train_command(task: str, default_tokenizer: str):
         device: Device = None,
         resume: Annotated[bool, typer.Option("--resume")] = False,
         quiet: Annotated[bool, typer.Option("--quiet")] = False,
+        init_from: Annotated[Path | None, typer.Option(
+            "--init-from", help="Go on from a saved run of this task (fine-tune): its tokenizer, vocabulary, "
+                                "model and weights.")] = None,
         as_json: Json = False,
     ) -> None:
         _train(task, data, valid, text_field, label_field, tokenizer, embedding, cell, out, set_, device, resume,
-               quiet, as_json)
+               quiet, as_json, init_from)
 
     command.__doc__ = {"classify": "Train a text classifier on your own labelled texts.",
                        "tag": "Train a tagger on your own CoNLL or JSON-lines tagged sentences.",

@@ -21,8 +21,11 @@ DEFAULTS = {
 def train_custom(task: str, data: str | Path, valid: str | Path | None = None, text_field: str = "text",
                  label_field: str = "label", tokenizer: str = "word", embedding: str = "learned", cell: str = "lstm",
                  out: str | Path = "runs/custom", overrides: list[str] = (), device: str | None = None,
-                 resume: bool = False, quiet: bool = False) -> dict:
-    """Train a pipeline on a file (jsonl, csv/tsv, txt or CoNLL) with sensible defaults; returns its metrics."""
+                 resume: bool = False, quiet: bool = False, init_from: str | Path | None = None) -> dict:
+    """Train a pipeline on a file (jsonl, csv/tsv, txt or CoNLL) with sensible defaults; returns its metrics.
+
+    ``init_from``: a saved run of the same task to go on from (fine-tuning): its tokenizer, vocabulary, labels,
+    model and weights are kept, so ``tokenizer``, ``embedding`` and ``cell`` do not apply."""
     raw = {"name": Path(out).name, "runner": "text", "task": task,
            "data": {"path": str(data), "valid_path": str(valid) if valid else None,
                     "text_field": text_field, "label_field": label_field},
@@ -30,5 +33,7 @@ def train_custom(task: str, data: str | Path, valid: str | Path | None = None, t
     raw["model"] = {**raw["model"], "cell": cell, "embedding": {"kind": embedding}}
     if device:
         raw["train"]["device"] = device
+    if init_from:
+        raw["init_from"] = str(init_from)
     recipe = from_dict(Recipe, apply_overrides(raw, list(overrides)))
     return run_text(recipe, out_dir=Path(out), resume=resume, quiet=quiet)

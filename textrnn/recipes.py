@@ -78,6 +78,8 @@ class Recipe:
     quick: list = field(default_factory=list)     # overrides applied by --quick
     char_features: bool = False
     samples: list = field(default_factory=list)   # prompts or texts shown after training
+    init_from: str = ""   # a saved run to go on from: its tokenizer, vocabulary, labels, model and weights; the
+                          # recipe's data and train settings (a fresh optimizer and schedule) apply
 
 
 def read_recipe(name_or_path: str) -> tuple[dict, Path]:
@@ -119,6 +121,9 @@ def run_recipe(name_or_path: str, overrides: list[str] = (), quick: bool = False
         recipe.train["device"] = device
     from textrnn.distributed import world_size
 
+    if recipe.init_from and recipe.runner != "text":
+        raise ConfigError(f"init_from: the {recipe.name} recipe does not train from a saved run; init_from is for "
+                          "classify, tag and lm recipes and 'textrnn train'")
     if recipe.runner != "text" and world_size() > 1:
         # the drills train without DistributedDataParallel: every process would train, print and write alone
         raise ConfigError(f"the {recipe.name} recipe runs in one process; run it without torchrun "
@@ -164,6 +169,44 @@ def _unlabelled(recipe: Recipe, data_dir: str | None, quiet: bool) -> list[str] 
     return texts
 
 
+def start_from(recipe: Recipe, train: list, quiet: bool = False):
+    """The pipeline saved in ``recipe.init_from``, to train further on ``train`` with the recipe's train settings:
+    a language model fine-tuned on one's own text, or a saved model trained longer with a fresh schedule.
+
+    Its tokenizer, vocabulary, labels, model settings and weights are kept (the recipe's own tokenizer, vocab,
+    model and encode settings are not used); the optimizer and schedule start afresh. Words the saved vocabulary
+    lacks become ``<unk>``, and the share of them in ``train`` is reported. Raises ConfigError for a run of another
+    task and DataError for train labels the saved run does not know."""
+    from textrnn.errors import DataError
+    from textrnn.pipeline import load
+    from textrnn.train import TrainConfig
+
+    source = Path(recipe.init_from)
+    pipe = load(source)
+    if pipe.config.task != recipe.task:
+        raise ConfigError(f"init_from: {source} holds a {pipe.config.task} pipeline, but this recipe trains a "
+                          f"{recipe.task} model; start from a saved {recipe.task} run")
+    if pipe.labels is not None:
+        seen = ({str(e.label) for e in train if e.label is not None} if recipe.task == "classify"
+                else {str(t) for e in train for t in (e.tags or [])})
+        unknown = sorted(seen - set(pipe.labels.itos))
+        if unknown:
+            raise DataError(f"init_from: the train data has labels {', '.join(map(repr, unknown[:8]))} that {source} "
+                            f"does not know (it has {len(pipe.labels)}: {', '.join(pipe.labels.itos[:8])}"
+                            f"{' ...' if len(pipe.labels) > 8 else ''}); a saved model's labels are fixed, so train "
+                            f"without init_from to add labels")
+    pipe.config.train = from_dict(TrainConfig, recipe.train, "train")
+    pipe.config.meta = {**pipe.config.meta, "recipe": recipe.name, "init_from": str(source),
+                        "corpus": recipe.data.corpus or recipe.data.path or pipe.config.meta.get("corpus")}
+    sample = [pipe.normalize_tokens(pipe.example_tokens(e)) for e in train[:2000]]
+    tokens = sum(len(t) for t in sample)
+    unknown_share = sum(t not in pipe.vocab for ts in sample for t in ts) / max(1, tokens)
+    _log(quiet, f"starting from {source}: its tokenizer, vocabulary ({len(pipe.vocab):,} tokens), model and weights; "
+                f"{unknown_share:.1%} of the train tokens are unknown to it"
+                + (" (sampled)" if len(train) > len(sample) else ""))
+    return pipe
+
+
 def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False,
              quiet: bool = False) -> dict:
     """Steps: data, tokens + vocabulary, model, training, evaluation, plots, save."""
@@ -200,12 +243,15 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     context_text = []
     if recipe.context.get("text"):
         context_text = load_extra_text(recipe.context["text"], data.corpus, data_dir=data_dir)[: data.extra_limit]
-    # 2-3. tokens, vocabulary, (pretrained context features,) model
-    pipe = Pipeline.for_task(recipe.task, corpus, tokenizer=recipe.tokenizer, vocab=recipe.vocab,
-                             model=recipe.model, encode=recipe.encode, lm=recipe.lm, train_config=recipe.train,
-                             char_features=recipe.char_features, word2vec_extra=extra,
-                             meta={"recipe": recipe.name, "corpus": data.corpus}, context=recipe.context or None,
-                             context_text=context_text, run_dir=out_dir, resume=resume, quiet=quiet)
+    # 2-3. tokens, vocabulary, (pretrained context features,) model; or all of them from a saved run
+    if recipe.init_from:
+        pipe = start_from(recipe, corpus.train, quiet)
+    else:
+        pipe = Pipeline.for_task(recipe.task, corpus, tokenizer=recipe.tokenizer, vocab=recipe.vocab,
+                                 model=recipe.model, encode=recipe.encode, lm=recipe.lm, train_config=recipe.train,
+                                 char_features=recipe.char_features, word2vec_extra=extra,
+                                 meta={"recipe": recipe.name, "corpus": data.corpus}, context=recipe.context or None,
+                                 context_text=context_text, run_dir=out_dir, resume=resume, quiet=quiet)
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
     # 4. training
     history = pipe.fit(corpus.train, corpus.valid, unlabelled=_unlabelled(recipe, data_dir, quiet), run_dir=out_dir,
