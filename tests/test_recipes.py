@@ -315,13 +315,17 @@ def test_init_from_goes_on_from_a_saved_lm(text_file, tmp_path):
     assert config["meta"]["init_from"] == str(first) and config["tokenizer"]["kind"] == "char"
 
 
-def test_init_from_refuses_another_task_and_unknown_labels(text_file, tmp_path):
+def test_init_from_refuses_another_task_and_unknown_labels(text_file, tmp_path, capsys):
     from textrnn.custom import train_custom
     from textrnn.errors import ConfigError, DataError
 
     lm = tmp_path / "lm"
     train_custom("lm", text_file, tokenizer="char", out=lm, quiet=True,
                  overrides=["train.epochs=1", "model.hidden_dim=8", "model.num_layers=1"])
+    strange = tmp_path / "strange.txt"
+    strange.write_text("xyz qjk vvw\n" * 30, encoding="utf-8")       # letters the first text never had
+    train_custom("lm", strange, init_from=lm, out=tmp_path / "strange", overrides=["train.epochs=1"])
+    assert "of the train tokens are unknown to it; they all become <unk>" in capsys.readouterr().err
     labelled = tmp_path / "labelled.jsonl"
     labelled.write_text("".join(json.dumps({"text": f"text {i}", "label": "ab"[i % 2]}) + "\n" for i in range(40)),
                         encoding="utf-8")

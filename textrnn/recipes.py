@@ -169,6 +169,9 @@ def _unlabelled(recipe: Recipe, data_dir: str | None, quiet: bool) -> list[str] 
     return texts
 
 
+UNKNOWN_WARNING = 0.05   # init_from: above this share of unknown train tokens the log suggests training from scratch
+
+
 def start_from(recipe: Recipe, train: list, quiet: bool = False):
     """The pipeline saved in ``recipe.init_from``, to train further on ``train`` with the recipe's train settings:
     a language model fine-tuned on one's own text, or a saved model trained longer with a fresh schedule.
@@ -203,7 +206,9 @@ def start_from(recipe: Recipe, train: list, quiet: bool = False):
     unknown_share = sum(t not in pipe.vocab for ts in sample for t in ts) / max(1, tokens)
     _log(quiet, f"starting from {source}: its tokenizer, vocabulary ({len(pipe.vocab):,} tokens), model and weights; "
                 f"{unknown_share:.1%} of the train tokens are unknown to it"
-                + (" (sampled)" if len(train) > len(sample) else ""))
+                + (" (sampled)" if len(train) > len(sample) else "")
+                + ("; they all become <unk>, so a model trained on this text from scratch (without init_from) may"
+                   " do better" if unknown_share > UNKNOWN_WARNING else ""))
     return pipe
 
 
