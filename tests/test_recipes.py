@@ -306,13 +306,12 @@ def test_init_from_goes_on_from_a_saved_lm(text_file, tmp_path):
     metrics = invoke("train", "lm", "--data", str(other), "--init-from", str(first), "--out", str(second),
                      "--tokenizer", "word", "-s", "train.epochs=1", "-s", "train.lr=0")
     assert metrics["task"] == "lm"
-    for name in ("vocab.json", "tokenizer.json"):
-        if (first / name).exists():
-            assert (first / name).read_text(encoding="utf-8") == (second / name).read_text(encoding="utf-8")
+    assert (first / "vocab.json").read_text(encoding="utf-8") == (second / "vocab.json").read_text(encoding="utf-8")
     before, after = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
-    config = json.loads((second / "config.json").read_text(encoding="utf-8"))
+    source, config = (json.loads((run / "config.json").read_text(encoding="utf-8")) for run in (first, second))
     assert config["meta"]["init_from"] == str(first) and config["tokenizer"]["kind"] == "char"
+    assert config["tokenizer"] == source["tokenizer"] and config["model"] == source["model"]
 
 
 def test_init_from_refuses_another_task_and_unknown_labels(text_file, tmp_path, capsys):

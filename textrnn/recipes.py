@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from textrnn.config import apply_overrides, from_dict
-from textrnn.errors import ConfigError, closest_name
+from textrnn.errors import ConfigError, DataError, closest_name
 
 RUNNERS = {
     "text": "textrnn.recipes:run_text",
@@ -180,7 +180,6 @@ def start_from(recipe: Recipe, train: list, quiet: bool = False):
     model and encode settings are not used); the optimizer and schedule start afresh. Words the saved vocabulary
     lacks become ``<unk>``, and the share of them in ``train`` is reported. Raises ConfigError for a run of another
     task and DataError for train labels the saved run does not know."""
-    from textrnn.errors import DataError
     from textrnn.pipeline import load
     from textrnn.train import TrainConfig
 
