@@ -18,6 +18,7 @@ from torch import nn
 from textrnn.errors import ConfigError, TextrnnError
 from textrnn.generate import (
     GenerationConfig,
+    _runs_into,
     complete,
     generate,
     generate_ids,
@@ -413,6 +414,32 @@ def test_complete_proposes_a_korean_fill():
     assert all("." not in f for f in fills)
     probabilities = [f["probability"] for f in result["fills"]]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-9
+
+
+def test_complete_drops_fills_that_run_on_into_the_words_after_the_blank():
+    words = ["the", "company", "reported", "a", "net", "loss", "profit", "of", "$", "N", "million"]
+    vocab = Vocab(list(SPECIALS) + words)
+    s = vocab.stoi
+    model = TableLM(len(vocab), order=2)
+    for left, right in zip(["the", "company", "reported", "a"], ["company", "reported", "a", "net"], strict=True):
+        model.set((s[left],), {s[right]: 1.0})
+    model.set((EOS_ID,), {s["the"]: 1.0})
+    model.set((s["net"],), {s["loss"]: 0.6, s["profit"]: 0.4})
+    model.set((s["loss"],), {s["of"]: 1.0})
+    model.set((s["profit"],), {s["of"]: 1.0})
+    model.set((s["of"],), {s["$"]: 1.0})
+    model.set((s["$"],), {s["N"]: 1.0})
+    model.set((s["N"],), {s["million"]: 1.0})
+    model.set((s["million"],), {EOS_ID: 0.5, s["of"]: 0.5})
+    result = complete(model, WordTokenizer(), vocab, "the company reported a net ___ of $ N million", top=5)
+    fills = [f["fill"] for f in result["fills"]]
+    assert fills[:2] == ["loss", "profit"]
+    # the beam also reaches "loss of $ N million", which would make the sentence say "of $ N million" twice
+    after = ["of", "$", "N", "million"]
+    assert not [f for f in fills if any(f.split()[-k:] == after[:k] for k in range(1, 5))]
+    assert _runs_into("loss of", after) and _runs_into("loss of $ n", ["of", "$", "n", "million"])
+    assert not _runs_into("that", ["that", "it", "works"])      # the fill alone is the scoring's to judge
+    assert not _runs_into("great loss", after)
 
 
 ENGLISH = ["i drink coffee every morning", "i drink tea at night", "we drink tea at noon"]

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from textrnn.encode import pad
 from textrnn.errors import ConfigError, TextrnnError
+from textrnn.tokenize import WordTokenizer
 from textrnn.vocab import BOS_ID, EOS, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocab
 
 NEVER_EMITTED = (PAD_ID, UNK_ID, BOS_ID)
@@ -506,6 +507,17 @@ def _propose(model, tokenizer, vocab: Vocab, before: str, start_id: int | None, 
     return sorted(proposals.values(), key=lambda p: -p[0])
 
 
+_WORDS = WordTokenizer(lower=True)
+
+
+def _runs_into(fill: str, after_words: list[str]) -> bool:
+    """Whether a fill of several words ends with the words that open the text after the blank, so that the sentence
+    would say them twice ("net ___ of $ N million" filled with "loss of"). A fill that is nothing but those words
+    ("I think ___ that it works" filled with "that") is left for the scoring to judge."""
+    words = _WORDS.tokenize(fill)
+    return any(words[-k:] == after_words[:k] for k in range(1, min(len(words) - 1, len(after_words)) + 1))
+
+
 def _softmax(values: list[float]) -> list[float]:
     if not values:
         return []
@@ -532,7 +544,8 @@ def complete(model, tokenizer, vocab: Vocab, text: str, candidates: Sequence[str
     punctuation or ``<eos>`` (a new word starts with ``▁`` for sentencepiece and after a space for characters;
     every word token is a word). A blank that ends the sentence (nothing but punctuation after it) thus takes
     fills up to where the model puts punctuation or ends the sentence. Proposals after which the model gives a
-    word end less than MIN_END_PROBABILITY are dropped as half words (unless none is left). Each proposal is
+    word end less than MIN_END_PROBABILITY are dropped as half words, and so are fills of several words that run on
+    into the words after the blank ("loss of" for "a net ___ of $ N million"), unless none is left. Each proposal is
     rescored as a whole sentence with the text after the blank; the ``top`` best are returned (fewer when fewer
     are plausible), ``probability`` normalised over all rescored proposals.
 
@@ -553,6 +566,8 @@ def complete(model, tokenizer, vocab: Vocab, text: str, candidates: Sequence[str
             raise ConfigError(f"max_fill_tokens must be at least 1, got {limit}")
         with _evaluating(model) as device:
             proposals = _propose(model, tokenizer, vocab, before, start_id, limit, beam, device)
+        after_words = _WORDS.tokenize(after)
+        proposals = [p for p in proposals if not _runs_into(p[2], after_words)] or proposals[:1]
         # A fill after which the model hardly ever ends a word is most likely half a word ("먹" of "먹었다").
         plausible = [p for p in proposals if p[1] >= math.log(MIN_END_PROBABILITY)] or proposals[:1]
         plausible = plausible[: max(beam, 3 * top)]
