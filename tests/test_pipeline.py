@@ -9,7 +9,7 @@ import torch
 
 import textrnn
 from textrnn.corpus import Example
-from textrnn.errors import PipelineError
+from textrnn.errors import DataError, PipelineError
 from textrnn.pipeline import Pipeline
 
 TEXTS = ["great film , loved it", "awful film , hated it", "wonderful acting", "boring story"]
@@ -209,6 +209,9 @@ def test_a_crf_tagger_on_iob2_tags_never_predicts_a_path_iob2_forbids(tmp_path, 
     broken = [Example(tokens=["Paris", "Roosevelt"], tags=["O", "I-PER"])] + list(corpus.train)
     free = Pipeline.for_task("tag", train=broken, **settings)
     assert all(bool(m.allowed_transitions.all()) for m in free.model.modules() if isinstance(m, CRF))
+    # ... but a held tagger (a saved one trained further, say) refuses them, naming the example and the tag
+    with pytest.raises(DataError, match=r"train example 1: tag 2 'I-PER' comes after 'O'.*CRF allows only IOB2"):
+        again.fit(train=broken, valid=list(corpus.valid), epochs=1, quiet=True)
 
 
 def test_saved_files_follow_the_umask(classifier, tmp_path):

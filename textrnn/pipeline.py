@@ -33,7 +33,7 @@ from textrnn import __version__
 from textrnn.bulk import collector_paused
 from textrnn.config import from_dict, to_dict
 from textrnn.context import ContextConfig, ContextFeatures
-from textrnn.errors import ConfigError, PipelineError
+from textrnn.errors import ConfigError, DataError, PipelineError
 from textrnn.fileio import atomic_write, atomic_write_json, clean_temporaries, finish_saving, save_together
 from textrnn.models import MODELS
 from textrnn.tasks import task_module
@@ -193,8 +193,6 @@ class Pipeline:
     @classmethod
     def _from_examples(cls, config: PipelineConfig, examples: list, corpus, quiet: bool,
                        context: ContextFeatures | None = None) -> Pipeline:
-        from textrnn.errors import DataError
-
         if not examples:
             raise DataError("the train split is empty: nothing to build a vocabulary from")
         if config.context.hidden_dim > 0 and context is None:
@@ -269,6 +267,23 @@ class Pipeline:
             return
         for crf in crfs:
             crf.constrain_iob2(self.labels.itos)
+
+    def _check_iob2_held(self, examples: list) -> None:
+        """A tagger whose CRF is held to IOB2 paths (see ``_constrain_iob2``; a saved model keeps it) cannot learn
+        tags that break IOB2: such a gold path scores as forbidden. Raise DataError naming the first one (its line
+        where the example came from a file), with the fix."""
+        from textrnn.corpus import check_iob2
+        from textrnn.models.crf import CRF
+
+        if not any(isinstance(m, CRF) and not bool(m.allowed_transitions.all()) for m in self.model.modules()):
+            return
+        for n, example in enumerate(examples, 1):
+            if example.tags:
+                line = example.meta.get("line") if example.meta else None
+                try:
+                    check_iob2(example.tags, f"train example {n}" + (f" (line {line})" if line is not None else ""))
+                except DataError as error:
+                    raise DataError(f"{error}; this tagger's CRF allows only IOB2 paths") from None
 
     def _word_embedding(self) -> torch.nn.Embedding:
         """The model's word embedding (an ensemble's first member's)."""
@@ -372,6 +387,9 @@ class Pipeline:
         set_threads(settings.threads)
         self.to(device)
         module = task_module(self.config.task)
+        if self.config.task == "tag":
+            train = list(train)
+            self._check_iob2_held(train)
         train_encoded = self.encode(train, where="train")
         valid_encoded = self.encode(valid, where="valid")
         extra = {}
@@ -389,8 +407,6 @@ class Pipeline:
         """The task's metrics (DESIGN.md's JSON names) on labelled examples."""
         examples = list(examples)
         if not examples:
-            from textrnn.errors import DataError
-
             raise DataError(f"{where or 'evaluation data'}: no examples to evaluate")
         return task_module(self.config.task).evaluate(self, self.encode(examples, where=where))
 
