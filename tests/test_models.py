@@ -137,7 +137,7 @@ def test_single_step_path_equals_the_fused_kernel(cell):
     x = torch.randn(3, 1, 5)
     state = rnn.initial_state(3)
     state = tuple(torch.randn_like(s) for s in state) if cell == "lstm" else torch.randn_like(state)
-    fused_out, _, fused_state = rnn(x, None, state)                     # gradients on: the fused kernel
+    fused_out, _, fused_state = rnn(x, None, state)                     # gradients on: the training path
     with torch.inference_mode():
         step_out, _, step_state = rnn(x, None, state)                  # one step without gradients: _cpu_step
         first_out, _, _ = rnn(x, None, None)

@@ -10,6 +10,9 @@ Two paths give the same numbers (tested):
 * packed (``packed=True``): ``pack_padded_sequence`` (lengths on the CPU, ``enforce_sorted=False``), so the
   kernels stop at each row's length.
 
+Training on the CPU, the SimpleRNN and the GRU run through ``cpu_cells`` (a hand-written backward pass, faster
+than PyTorch's step-by-step autograd there) on the masked path, with the same weights and numbers.
+
 A bidirectional stack is built from two unidirectional modules per layer (``forward_layers``,
 ``backward_layers``); a unidirectional stack is one fused module (``rnn``). Both paths use the same weights.
 """
@@ -24,6 +27,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textrnn.errors import ConfigError
 from textrnn.layers import dropout
+from textrnn.models import cpu_cells
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 INITS = ("default", "orthogonal", "identity", "keras", "chrono")
@@ -247,13 +251,13 @@ class Recurrent(nn.Module):
         if lengths is None:
             if x.size(1) == 1 and x.device.type == "cpu" and not module.training and not torch.is_grad_enabled():
                 return _cpu_step(module, x, state)
-            return module(x, state)
+            return cpu_cells.run(module, x, state) if cpu_cells.applies(module, x) else module(x, state)
         if self.packed:
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             outputs, state = module(packed, state)
             outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.size(1))
             return outputs, state
-        outputs, _ = module(x, state)
+        outputs, _ = cpu_cells.run(module, x, state) if cpu_cells.applies(module, x) else module(x, state)
         return outputs, None
 
     def _bidirectional(self, x: torch.Tensor, lengths: torch.Tensor | None, state: Any):
