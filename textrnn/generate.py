@@ -511,11 +511,16 @@ _WORDS = WordTokenizer(lower=True)
 
 
 def _runs_into(fill: str, after_words: list[str]) -> bool:
-    """Whether a fill of several words ends with the words that open the text after the blank, so that the sentence
-    would say them twice ("net ___ of $ N million" filled with "loss of"). A fill that is nothing but those words
-    ("I think ___ that it works" filled with "that") is left for the scoring to judge."""
+    """Whether a fill of several words goes on, after its first word, with the words that follow the blank, so that
+    the sentence would say them twice ("net ___ of $ N million" filled with "loss of" or "loss of $ N million or N
+    cents"). A fill that is nothing but those words ("I think ___ that it works" filled with "that") is left for the
+    scoring to judge."""
     words = _WORDS.tokenize(fill)
-    return any(words[-k:] == after_words[:k] for k in range(1, min(len(words) - 1, len(after_words)) + 1))
+    for i in range(1, len(words)):
+        k = min(len(after_words), len(words) - i)
+        if k and words[i:i + k] == after_words[:k]:
+            return True
+    return False
 
 
 def _softmax(values: list[float]) -> list[float]:
