@@ -43,7 +43,7 @@ def test_run_matches_the_module_outputs_state_and_gradients(cell, steps):
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
 
 
-def test_only_cpu_training_in_full_precision_takes_them():
+def test_only_cpu_training_takes_them():
     x = torch.randn(2, 3, 4)
     gru, relu, lstm = nn.GRU(4, 5, batch_first=True), nn.RNN(4, 5, nonlinearity="relu"), nn.LSTM(4, 5)
     assert cpu_cells.applies(gru, x)
@@ -51,9 +51,21 @@ def test_only_cpu_training_in_full_precision_takes_them():
     assert not cpu_cells.applies(nn.GRU(4, 5, bias=False), x)
     with torch.no_grad():
         assert not cpu_cells.applies(gru, x)                 # inference keeps the fused kernel
+    assert not cpu_cells.applies(gru, x.half()) and not cpu_cells.applies(gru, x.bfloat16())
+
+
+def test_under_bf16_autocast_the_recurrence_runs_in_fp32():
+    torch.manual_seed(2)
+    gru = nn.GRU(4, 5, num_layers=2, batch_first=True)
+    x = torch.randn(2, 3, 4)
+    expected, expected_state = gru(x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not cpu_cells.applies(gru, x)                 # so does mixed precision
-    assert not cpu_cells.applies(gru, x.half())
+        inputs = nn.functional.linear(x, torch.eye(4))       # a bf16 activation, as autocast's layers give
+        assert inputs.dtype == torch.bfloat16 and cpu_cells.applies(gru, inputs)
+        outputs, state = cpu_cells.run(gru, x, None)
+    assert outputs.dtype == torch.float32
+    torch.testing.assert_close(outputs, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(state, expected_state, atol=1e-5, rtol=1e-5)
 
 
 def test_recurrent_uses_them_with_its_dropout_between_layers(monkeypatch):
