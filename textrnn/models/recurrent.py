@@ -10,8 +10,9 @@ Two paths give the same numbers (tested):
 * packed (``packed=True``): ``pack_padded_sequence`` (lengths on the CPU, ``enforce_sorted=False``), so the
   kernels stop at each row's length.
 
-Training on the CPU, the SimpleRNN and the GRU run through ``cpu_cells`` (a hand-written backward pass, faster
-than PyTorch's step-by-step autograd there) on the masked path, with the same weights and numbers.
+Training on the CPU (in fp32, or in fp32 inside bf16 autocast), the SimpleRNN and the GRU run through
+``cpu_cells`` (a hand-written backward pass, faster than PyTorch's step-by-step autograd there) on the masked
+path, with the same weights and the same numbers up to rounding.
 
 A bidirectional stack is built from two unidirectional modules per layer (``forward_layers``,
 ``backward_layers``); a unidirectional stack is one fused module (``rnn``). Both paths use the same weights.
