@@ -11,6 +11,7 @@ import textrnn
 from textrnn.corpus import Example
 from textrnn.errors import DataError, PipelineError
 from textrnn.pipeline import Pipeline
+from textrnn.tasks.classify import make_batch
 
 TEXTS = ["great film , loved it", "awful film , hated it", "wonderful acting", "boring story"]
 
@@ -348,3 +349,44 @@ def test_a_save_cut_off_while_moving_its_files_in_is_finished_by_the_next_load(s
     assert not (saved / ".staging").exists()
     for a, b in zip(again.predict(TEXTS, top=2), expected, strict=True):
         assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-6)
+
+
+def rated_examples() -> list[Example]:
+    """labelled_examples with a finer label, a star rating, in their meta (the last pair has none)."""
+    examples = [Example(text=e.text, label=e.label, meta={"rating": r}) for e, r in
+                zip(labelled_examples(), [9, 2, 7, 4] * 3 + [10, 1, None, None], strict=True)]
+    examples[-1].meta = {}
+    return examples
+
+
+def test_an_auxiliary_head_learns_the_finer_label_and_leaves_predictions_to_the_main_head(tmp_path):
+    train = rated_examples()
+    pipe = Pipeline.for_task("classify", train=train, quiet=True,
+                             model={"hidden_dim": 8, "embedding": {"dim": 8}, "aux_field": "rating", "aux_weight": 0.5},
+                             train_config={"epochs": 1, "batch_size": 4})
+    assert pipe.model_config.aux_labels == ["1", "2", "4", "7", "9", "10"]        # numbers in numeric order
+    assert pipe.model.aux.out_features == 6
+    encoded = pipe.encode(train)
+    assert encoded.aux.tolist()[:4] == [4, 1, 3, 2] and encoded.aux.tolist()[-2:] == [-1, -1]
+    batch = make_batch(encoded, [0, 1, 2, 3])
+    model = pipe.model.eval()
+    _, plain = model(batch.ids, batch.lengths, batch.targets)
+    _, both = model(batch.ids, batch.lengths, batch.targets, aux_targets=batch.aux)
+    last_states = model.rnn(model.embedding(batch.ids), batch.lengths)[1]          # the default pooling, "last"
+    expected = torch.nn.functional.cross_entropy(model.aux(last_states), batch.aux)
+    assert both.item() == pytest.approx(plain.item() + 0.5 * expected.item(), rel=1e-5)
+    _, none_rated = pipe.model(batch.ids, batch.lengths, batch.targets, aux_targets=torch.full((4,), -1))
+    assert none_rated.item() == pytest.approx(plain.item())                      # texts without a rating add nothing
+    pipe.fit(train, train, quiet=True)
+    pipe.save(tmp_path / "run")
+    again = textrnn.load(tmp_path / "run")
+    assert again.model_config.aux_labels == pipe.model_config.aux_labels
+    for a, b in zip(pipe.predict(TEXTS, top=2), again.predict(TEXTS, top=2), strict=True):
+        assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-6)
+
+
+def test_an_auxiliary_field_that_no_example_has_leaves_the_head_out(capsys):
+    pipe = Pipeline.for_task("classify", train=labelled_examples(),
+                             model={"hidden_dim": 8, "embedding": {"dim": 8}, "aux_field": "stars", "aux_weight": 0.5})
+    assert pipe.model.aux is None and pipe.encode(labelled_examples()).aux is None
+    assert "no train example has a 'stars' field" in capsys.readouterr().err

@@ -253,6 +253,25 @@ def test_train_classify_on_a_csv_with_named_fields(tmp_path):
     assert predicted[0]["label"] in ("1", "5") and len(predicted[0]["top"]) == 2
 
 
+def test_train_classify_with_a_finer_label_for_an_auxiliary_head(tmp_path):
+    data = tmp_path / "rated.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["review", "sentiment", "stars"])
+        rows = [(t, "pos", s) for t, s in zip(POSITIVE, "4545", strict=False)]
+        rows += [(t, "neg", s) for t, s in zip(NEGATIVE, "1212", strict=False)]
+        writer.writerows(rows * 4)
+    out = tmp_path / "rated"
+    metrics = invoke("train", "classify", "--data", str(data), "--text-field", "review", "--label-field", "sentiment",
+                     "--out", str(out), "-s", "train.epochs=2", "-s", "model.hidden_dim=16",
+                     "-s", "model.aux_field=stars", "-s", "model.aux_weight=0.5")
+    assert metrics["task"] == "classify"
+    model = json.loads((out / "config.json").read_text(encoding="utf-8"))["model"]
+    assert model["aux_labels"] == sorted({s for _, _, s in rows}, key=int)
+    predicted = invoke("predict", str(out), "a wonderful film")
+    assert predicted[0]["label"] in ("pos", "neg")           # the main head answers, with the labels, not the stars
+
+
 def test_train_tag_on_a_conll_file_then_tag(conll_file, tmp_path):
     out = tmp_path / "my-ner"
     metrics = invoke("train", "tag", "--data", str(conll_file), "--out", str(out),

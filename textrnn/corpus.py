@@ -392,20 +392,22 @@ class Corpus:
     def from_files(cls, train: str | Path, valid: str | Path | None = None, test: str | Path | None = None,
                    text_field: str = "text", label_field: str = "label", format: str = "auto",
                    task: str | None = None, valid_fraction: float = 0.1, seed: int = 0,
-                   errors: str = "strict") -> Corpus:
+                   errors: str = "strict", meta_fields: Sequence[str] = ()) -> Corpus:
         """A corpus from your own files (see ``read_examples`` for formats). Without ``valid``, a stratified,
         seeded ``valid_fraction`` of train becomes valid (``valid_is_carved``). ``task`` is inferred when None
         (tags -> tag, labels -> classify, else lm); with ``task="tag"`` a ``.txt`` file is read as CoNLL columns.
 
         Raises DataError for unreadable files, or when the files do not fit the task (no labels for classify, no
-        tags for tag), and ConfigError for an unknown task.
+        tags for tag), and ConfigError for an unknown task. ``meta_fields``: more fields of JSON-lines or CSV rows
+        to keep in each example's ``meta`` (a classifier's finer label, ``model.aux_field``).
         """
         if task is not None and task not in TASKS:
             raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
 
         def read(path: str | Path) -> list[Example]:
             return read_examples(path, format=detect_format(path, format, task), text_field=text_field,
-                                 label_field=label_field, errors=errors, require_label=task == "classify")
+                                 label_field=label_field, errors=errors, require_label=task == "classify",
+                                 meta_fields=meta_fields)
 
         train_examples = read(train)
         task = task or _infer_task(train_examples)

@@ -68,6 +68,7 @@ class Batch:
     chars: torch.Tensor | None = None
     casing: torch.Tensor | None = None
     context: torch.Tensor | None = None   # (B, T, F) per-token features given by the pipeline (a tagger's context)
+    aux: torch.Tensor | None = None       # (B,) a classifier's finer labels for its auxiliary head (-1: none)
     index: list[int] = field(default_factory=list)
 
     def to(self, device: torch.device | str) -> Batch:

@@ -97,6 +97,14 @@ class PipelineConfig:
     meta: dict = field(default_factory=dict)             # recipe name, corpus name, label names...
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -225,6 +233,7 @@ class Pipeline:
         if config.task == "classify":
             declared = getattr(corpus, "labels", None) if corpus is not None else None
             labels = LabelVocab.build((e.label for e in examples), order=declared)
+            cls._find_aux_labels(config, examples, quiet)
         elif config.task == "tag":
             labels = LabelVocab.build(t for e in examples for t in (e.tags or []))
             if config.char_features or from_dict(MODELS["tagger"][0], config.model, "model").char_dim > 0:
@@ -243,6 +252,29 @@ class Pipeline:
         if embedding.kind == "word2vec":
             pipe._init_word2vec(token_lists, pipe._extra_token_lists() if extra_lists is None else extra_lists, quiet)
         return pipe
+
+    @staticmethod
+    def _find_aux_labels(config: PipelineConfig, examples: list, quiet: bool) -> None:
+        """A classifier's auxiliary head (``model.aux_field``, ``model.aux_weight``): the finer label's values in
+        the train split, kept in the model settings (so saved with them). With no train example holding the field
+        (a download that lacks it), the head is left out, and the run says so."""
+        settings = config.model
+        field_name, weight = settings.get("aux_field") or "", float(settings.get("aux_weight") or 0.0)
+        if not field_name or weight <= 0 or settings.get("aux_labels"):
+            return
+        from textrnn.tasks.classify import aux_value
+
+        values = {aux_value(e, field_name) for e in examples} - {None}
+        if not values:
+            if not quiet:
+                print(f"model.aux_field: no train example has a {field_name!r} field, so the auxiliary head is left "
+                      f"out (set model.aux_weight=0 to silence this)", file=sys.stderr)
+            return
+        ordered = sorted(values, key=lambda v: (0, float(v), v) if _is_number(v) else (1, 0.0, v))
+        config.model = {**settings, "aux_labels": ordered}
+        if not quiet:
+            print(f"auxiliary head: {field_name!r} with {len(ordered)} values ({', '.join(ordered[:10])}"
+                  f"{', ...' if len(ordered) > 10 else ''}), weight {weight:g} in the loss", file=sys.stderr)
 
     def _build_model(self) -> torch.nn.Module:
         build = MODELS[MODEL_OF_TASK[self.config.task]][1]

@@ -223,8 +223,10 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     # 1. data
     data = recipe.data
     if data.path:
+        aux_field = recipe.model.get("aux_field") if recipe.task == "classify" else None
         corpus = Corpus.from_files(train=data.path, valid=data.valid_path, text_field=data.text_field,
-                                   label_field=data.label_field, task=recipe.task)
+                                   label_field=data.label_field, task=recipe.task,
+                                   meta_fields=[aux_field] if aux_field else ())
     else:
         corpus = load_corpus(data.corpus, data_dir=data_dir, valid_fraction=data.valid_fraction)
     if data.limit:

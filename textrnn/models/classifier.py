@@ -42,6 +42,10 @@ class ClassifierConfig:
     class_weights: list[float] | None = None   # one weight per class for the cross-entropy
     members: int = 1                        # >1: that many independently initialised classifiers trained side by
                                             # side on the same batches, their probabilities averaged (an Ensemble)
+    aux_field: str = ""                     # a finer label in each example's meta (IMDB's star "rating") that a
+                                            # second head learns beside the labels; predictions use the main head
+    aux_weight: float = 0.0                 # that head's share of the loss (0 or no aux_field: no second head)
+    aux_labels: list[str] | None = None     # the finer label's values, found in the train split by the pipeline
 
 
 def full_lengths(ids: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -128,12 +132,19 @@ class Classifier(nn.Module):
         self.dropout = Dropout(config.dropout)
         self.hidden = nn.Linear(features, config.head_dim) if config.head_dim > 0 else None
         self.output = nn.Linear(config.head_dim if config.head_dim > 0 else features, num_classes)
+        self.aux = None
+        if config.aux_weight < 0:
+            raise ConfigError(f"model.aux_weight must be 0 (off) or more, got {config.aux_weight}")
+        if config.aux_weight > 0 and config.aux_field and config.aux_labels:
+            self.aux = nn.Linear(config.head_dim if config.head_dim > 0 else features, len(config.aux_labels))
         weights = torch.tensor(config.class_weights, dtype=torch.float) if config.class_weights is not None else None
         self.register_buffer("class_weights", weights, persistent=False)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """ids (B, T), lengths (B,) -> logits (B, C) and, with targets (B,), the mean cross-entropy."""
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None,
+                aux_targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """ids (B, T), lengths (B,) -> logits (B, C) and, with targets (B,), the mean cross-entropy; with
+        ``aux_targets`` (B,) too (the finer label's index, -1 where a text has none) and an auxiliary head, plus
+        ``aux_weight`` times that head's mean cross-entropy over the texts that have one."""
         lengths = full_lengths(ids, lengths).clamp(min=1)
         x = self.embedding(ids)                                   # (B, T, E)
         if self.conv is not None:
@@ -147,6 +158,11 @@ class Classifier(nn.Module):
         if targets is not None:
             loss = F.cross_entropy(logits.float(), targets.view(-1).long(), weight=self.class_weights,
                                    label_smoothing=self.config.label_smoothing)
+            if self.aux is not None and aux_targets is not None:
+                aux_targets = aux_targets.view(-1).long()
+                if bool((aux_targets >= 0).any()):
+                    aux_loss = F.cross_entropy(self.aux(features).float(), aux_targets, ignore_index=-1)
+                    loss = loss + self.config.aux_weight * aux_loss
         return logits, loss
 
 

@@ -15,6 +15,7 @@ from textrnn.train import TaskLoop, TrainConfig
 class Encoded:
     ids: list[list[int]]
     labels: np.ndarray | None     # None at prediction time
+    aux: np.ndarray | None = None  # the finer label's index per text (-1: none), for the auxiliary head
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -25,16 +26,27 @@ def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded
 
     settings = pipe.config.encode
     ids = [truncate(pipe.text_ids(example.text), settings.max_len, settings.truncate) for example in examples]
-    labels = None
+    labels = aux = None
     if with_labels:
         labels = np.asarray(pipe.labels.encode([e.label for e in examples], where=where), dtype=np.int64)
-    return Encoded(ids, labels)
+        config = pipe.model_config
+        if getattr(config, "aux_weight", 0) > 0 and config.aux_field and config.aux_labels:
+            index = {value: i for i, value in enumerate(config.aux_labels)}
+            aux = np.asarray([index.get(aux_value(e, config.aux_field), -1) for e in examples], dtype=np.int64)
+    return Encoded(ids, labels, aux)
+
+
+def aux_value(example, field: str) -> str | None:
+    """An example's finer label (``example.meta[field]``) as a string, or None when it has none."""
+    value = (example.meta or {}).get(field)
+    return None if value is None or value == "" else str(value)
 
 
 def make_batch(encoded: Encoded, index: list[int]) -> Batch:
     ids, lengths = pad([encoded.ids[i] for i in index])
     targets = torch.from_numpy(encoded.labels[index]) if encoded.labels is not None else None
-    return Batch(ids=ids, lengths=lengths, targets=targets, index=list(index))
+    aux = torch.from_numpy(encoded.aux[index]) if encoded.aux is not None else None
+    return Batch(ids=ids, lengths=lengths, targets=targets, aux=aux, index=list(index))
 
 
 def iter_batches(encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> Iterator[Batch]:
@@ -51,7 +63,10 @@ def batches(encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> 
 def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: Encoded | None = None) -> TaskLoop:
     """``unlabelled``: encoded texts without labels, for virtual adversarial training (``train.virtual_adversarial``)."""
     def step(model, batch, carry):
-        _, loss = model(batch.ids, batch.lengths, batch.targets)
+        if batch.aux is not None:
+            _, loss = model(batch.ids, batch.lengths, batch.targets, aux_targets=batch.aux)
+        else:
+            _, loss = model(batch.ids, batch.lengths, batch.targets)
         return loss, None
 
     return TaskLoop(
