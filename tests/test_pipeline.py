@@ -12,6 +12,7 @@ from textrnn.corpus import Example
 from textrnn.errors import DataError, PipelineError
 from textrnn.pipeline import Pipeline
 from textrnn.tasks.classify import make_batch
+from textrnn.tasks.tag import make_batch as make_tag_batch
 
 TEXTS = ["great film , loved it", "awful film , hated it", "wonderful acting", "boring story"]
 
@@ -390,3 +391,45 @@ def test_an_auxiliary_field_that_no_example_has_leaves_the_head_out(capsys):
                              model={"hidden_dim": 8, "embedding": {"dim": 8}, "aux_field": "stars", "aux_weight": 0.5})
     assert pipe.model.aux is None and pipe.encode(labelled_examples()).aux is None
     assert "no train example has a 'stars' field" in capsys.readouterr().err
+
+
+def test_a_tagger_learns_the_middle_conll_columns_with_auxiliary_heads_and_tags_plain_text(tmp_path):
+    rows = [[("Teddy", "NNP", "B-NP", "B-PER"), ("Roosevelt", "NNP", "I-NP", "I-PER"), ("visited", "VBD", "B-VP", "O"),
+             ("Paris", "NNP", "B-NP", "B-LOC")],
+            [("Ada", "NNP", "B-NP", "B-PER"), ("wrote", "VBD", "B-VP", "O"), ("about", "IN", "B-PP", "O"),
+             ("Babbage", "NNP", "B-NP", "B-PER"), (".", ".", "O", "O")]]
+    path = tmp_path / "train.conll"
+    path.write_text("\n\n".join("\n".join(" ".join(cells) for cells in sentence) for sentence in rows * 4) + "\n",
+                    encoding="utf-8")
+    corpus = textrnn.Corpus.from_files(path, valid=path, task="tag")
+    assert corpus.train[1].meta["columns"] == [["NNP", "VBD", "IN", "NNP", "."], ["B-NP", "B-VP", "B-PP", "B-NP", "O"]]
+    pipe = Pipeline.for_task("tag", corpus, quiet=True, train_config={"epochs": 1, "batch_size": 4},
+                             model={"hidden_dim": 8, "embedding": {"dim": 8}, "crf": True, "aux_weight": 0.5})
+    assert pipe.model_config.aux_labels == [[".", "IN", "NNP", "VBD"], ["B-NP", "B-PP", "B-VP", "I-NP", "O"]]
+    encoded = pipe.encode(corpus.train)
+    assert encoded.aux[0].tolist() == [[2, 0], [2, 3], [3, 2], [2, 0]]
+    batch = make_tag_batch(pipe, encoded, encoded.rows(), [0, 1])
+    assert batch.aux.shape == (2, 5, 2) and batch.aux[0, 4].tolist() == [-1, -1]   # padding has no value
+    model = pipe.model.eval()
+    _, plain = model(batch.ids, batch.lengths, batch.targets)
+    _, both = model(batch.ids, batch.lengths, batch.targets, aux_targets=batch.aux)
+    keep = batch.aux[..., 0] >= 0
+    real = model.features(batch.ids, batch.lengths)[keep]
+    expected = sum(torch.nn.functional.cross_entropy(head(real), batch.aux[..., k][keep])
+                   for k, head in enumerate(model.aux))
+    assert both.item() == pytest.approx(plain.item() + 0.5 * expected.item(), rel=1e-5)
+    pipe.fit(corpus.train, corpus.valid, quiet=True)
+    pipe.save(tmp_path / "run")
+    again = textrnn.load(tmp_path / "run")
+    assert again.model_config.aux_labels == pipe.model_config.aux_labels
+    assert again.tag(["Teddy visited Paris"]) == pipe.tag(["Teddy visited Paris"])   # plain text: no columns needed
+
+
+def test_auxiliary_heads_without_middle_columns_are_left_out(conll_file, tmp_path, capsys):
+    two_columns = tmp_path / "two.conll"
+    two_columns.write_text("\n".join(" ".join(line.split()[::3]) for line in conll_file.read_text().splitlines()),
+                           encoding="utf-8")
+    corpus = textrnn.Corpus.from_files(two_columns, valid=two_columns, task="tag")
+    pipe = Pipeline.for_task("tag", corpus, model={"hidden_dim": 8, "embedding": {"dim": 8}, "aux_weight": 0.5})
+    assert pipe.model.aux is None and pipe.encode(corpus.train).aux is None
+    assert "no columns between token and tag" in capsys.readouterr().err

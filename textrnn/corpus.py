@@ -204,12 +204,18 @@ def _read_conll(text: str, path: Path) -> list[Example]:
     columns, first, start = 0, 0, 0
     document: int | None = None      # the -DOCSTART- section a sentence is in (None before the first one)
 
+    middle: list[list[str]] = []     # the columns between token and tag (CoNLL-2003: part of speech, chunk)
+
     def flush() -> None:
         if tokens:
             meta = {"line": start} if document is None else {"line": start, "doc": document}
+            if middle:
+                meta["columns"] = [column[:] for column in middle]
             examples.append(Example(text=" ".join(tokens), tokens=tokens[:], tags=tags[:], meta=meta))
             tokens.clear()
             tags.clear()
+            for column in middle:
+                column.clear()
 
     for n, line in enumerate(text.split("\n"), 1):
         cells = line.split()
@@ -223,6 +229,7 @@ def _read_conll(text: str, path: Path) -> list[Example]:
             if columns < 2:
                 raise DataError(f"{path}:{n}: one column; CoNLL lines need a token first and its tag last "
                                 f"(e.g. 'Paris NNP B-LOC'), separated by spaces or tabs")
+            middle = [[] for _ in range(columns - 2)]
         elif len(cells) != columns:
             raise DataError(f"{path}:{n}: {len(cells)} columns, but line {first} has {columns}; every token line "
                             f"needs the same columns (token first, tag last; a token cannot contain spaces)")
@@ -230,6 +237,8 @@ def _read_conll(text: str, path: Path) -> list[Example]:
             start = n
         tokens.append(cells[0])
         tags.append(cells[-1])
+        for column, cell in zip(middle, cells[1:-1], strict=True):
+            column.append(cell)
     flush()
     return examples
 

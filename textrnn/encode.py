@@ -68,7 +68,8 @@ class Batch:
     chars: torch.Tensor | None = None
     casing: torch.Tensor | None = None
     context: torch.Tensor | None = None   # (B, T, F) per-token features given by the pipeline (a tagger's context)
-    aux: torch.Tensor | None = None       # (B,) a classifier's finer labels for its auxiliary head (-1: none)
+    aux: torch.Tensor | None = None       # auxiliary heads' targets (-1: none): a classifier's finer label (B,),
+                                          # a tagger's middle CoNLL columns (B, T, K)
     index: list[int] = field(default_factory=list)
 
     def to(self, device: torch.device | str) -> Batch:

@@ -236,6 +236,7 @@ class Pipeline:
             cls._find_aux_labels(config, examples, quiet)
         elif config.task == "tag":
             labels = LabelVocab.build(t for e in examples for t in (e.tags or []))
+            cls._find_aux_columns(config, examples, quiet)
             if config.char_features or from_dict(MODELS["tagger"][0], config.model, "model").char_dim > 0:
                 config.char_features = True
                 char_vocab = Vocab.build([list(w) for e in examples for w in probe.example_tokens(e)])
@@ -275,6 +276,30 @@ class Pipeline:
         if not quiet:
             print(f"auxiliary head: {field_name!r} with {len(ordered)} values ({', '.join(ordered[:10])}"
                   f"{', ...' if len(ordered) > 10 else ''}), weight {weight:g} in the loss", file=sys.stderr)
+
+    @staticmethod
+    def _find_aux_columns(config: PipelineConfig, examples: list, quiet: bool) -> None:
+        """A tagger's auxiliary heads (``model.aux_weight``): the values of each column between token and tag in
+        the train file (CoNLL-2003: part of speech, chunk), kept in the model settings. Without such columns the
+        heads are left out, and the run says so."""
+        settings = config.model
+        if float(settings.get("aux_weight") or 0.0) <= 0 or settings.get("aux_labels"):
+            return
+        widths = {len((e.meta or {}).get("columns") or []) for e in examples}
+        if widths == {0}:
+            if not quiet:
+                print("model.aux_weight: the train file has no columns between token and tag, so the auxiliary "
+                      "heads are left out (set model.aux_weight=0 to silence this)", file=sys.stderr)
+            return
+        width = max(widths)
+        values: list[set[str]] = [set() for _ in range(width)]
+        for e in examples:
+            for k, column in enumerate((e.meta or {}).get("columns") or []):
+                values[k].update(column)
+        config.model = {**settings, "aux_labels": [sorted(v) for v in values]}
+        if not quiet:
+            print(f"auxiliary heads: {width} column(s) between token and tag, with "
+                  f"{', '.join(str(len(v)) for v in values)} values", file=sys.stderr)
 
     def _build_model(self) -> torch.nn.Module:
         build = MODELS[MODEL_OF_TASK[self.config.task]][1]

@@ -70,6 +70,10 @@ class TaggerConfig:
     crf: bool = False
     packed: bool = False
     members: int = 1                 # >1: an ensemble of that many taggers trained side by side (TaggerEnsemble)
+    aux_weight: float = 0.0          # >0: auxiliary heads learn the CoNLL file's columns between token and tag
+                                     # (CoNLL-2003: part of speech and chunk), each weighted so in the loss;
+                                     # tagging uses the main head alone, so plain text needs no such columns
+    aux_labels: list[list[str]] | None = None   # each such column's values, found in the train split by the pipeline
 
 
 class CharEncoder(nn.Module):
@@ -139,10 +143,20 @@ class Tagger(nn.Module):
         self.dropout = Dropout(config.dropout)
         self.output = nn.Linear(self.rnn.output_dim, num_tags)
         self.crf = CRF(num_tags) if config.crf else None
+        if config.aux_weight < 0:
+            raise ConfigError(f"model.aux_weight must be 0 (off) or more, got {config.aux_weight}")
+        self.aux = None
+        if config.aux_weight > 0 and config.aux_labels:
+            self.aux = nn.ModuleList(nn.Linear(self.rnn.output_dim, len(values)) for values in config.aux_labels)
 
     def emissions(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
                   casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
         """Per-token tag scores (B, T, C)."""
+        return self.output(self.features(ids, lengths, chars, casing, context))
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
+                 casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
+        """The recurrent layer's outputs after dropout (B, T, D): what the heads read."""
         parts = [self.embedding(ids)]                                          # (B, T, E)
         if self.chars is not None:
             if chars is None:
@@ -157,15 +171,19 @@ class Tagger(nn.Module):
                 raise ValueError("this tagger uses contextual features: pass context (B, T, context_dim) floats")
             parts.append(self.context_dropout(context.to(parts[0].dtype)))     # (B, T, context_dim)
         outputs, _, _ = self.rnn(torch.cat(parts, -1), lengths)               # (B, T, D)
-        return self.output(self.dropout(outputs))                              # (B, T, C)
+        return self.dropout(outputs)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None,
                 chars: torch.Tensor | None = None, casing: torch.Tensor | None = None,
-                context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                context: torch.Tensor | None = None, aux_targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Emissions (B, T, C) and, with targets (B, T), the loss: the mean cross-entropy over real tokens, or
-        with a CRF the mean negative log-likelihood per sentence."""
+        with a CRF the mean negative log-likelihood per sentence. With ``aux_targets`` (B, T, K) too (each
+        column's value index, -1 where a sentence has none) and auxiliary heads: plus ``aux_weight`` times each
+        head's mean cross-entropy over the tokens that have a value."""
         lengths = full_lengths(ids, lengths).clamp(min=1)
-        logits = self.emissions(ids, lengths, chars, casing, context)
+        features = self.features(ids, lengths, chars, casing, context)
+        logits = self.output(features)
         loss = None
         if targets is not None:
             keep = length_mask(lengths.to(ids.device), ids.size(1))                # (B, T)
@@ -173,6 +191,13 @@ class Tagger(nn.Module):
                 loss = self.crf(logits, targets, keep)
             else:
                 loss = F.cross_entropy(logits[keep].float(), targets[keep].long())
+            if self.aux is not None and aux_targets is not None:
+                real = features[keep]                                              # (tokens, D)
+                for k, head in enumerate(self.aux):
+                    wanted = aux_targets[..., k][keep].long()
+                    if bool((wanted >= 0).any()):
+                        loss = loss + self.config.aux_weight * F.cross_entropy(head(real).float(), wanted,
+                                                                               ignore_index=-1)
         return logits, loss
 
     @torch.no_grad()

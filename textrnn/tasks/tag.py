@@ -23,6 +23,8 @@ class Encoded:
                                             # None: each sentence alone
     context: list | None = None             # per sentence, (words, dim) contextual character features (the
                                             # pipeline's ContextFeatures), or None without them
+    aux: list | None = None                 # per sentence, (words, K) value ids of the middle CoNLL columns for
+                                            # the auxiliary heads (-1: none), or None without them
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -74,7 +76,23 @@ def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded
     if width and any(e.meta.get("doc") is not None for e in examples):
         groups = document_windows([e.meta.get("doc") for e in examples], [len(i) for i in ids], width)
     context = pipe.context.features(tokens) if getattr(pipe, "context", None) is not None else None
-    return Encoded(tokens, ids, tags, groups, context)
+    aux = None
+    config = pipe.model_config
+    if with_labels and getattr(config, "aux_weight", 0) > 0 and config.aux_labels:
+        aux = [aux_ids(e, config.aux_labels, len(t)) for e, t in zip(examples, tokens, strict=True)]
+    return Encoded(tokens, ids, tags, groups, context, aux)
+
+
+def aux_ids(example, values: list[list[str]], length: int) -> np.ndarray:
+    """(length, K) ids of an example's middle columns (``meta["columns"]``) in ``values``; -1 for a value not
+    there, and for every word of an example without those columns (a sentence from another file)."""
+    out = np.full((length, len(values)), -1, dtype=np.int64)
+    columns = (example.meta or {}).get("columns") or []
+    if len(columns) == len(values):
+        for k, (column, known) in enumerate(zip(columns, values, strict=True)):
+            index = {v: i for i, v in enumerate(known)}
+            out[: len(column), k] = [index.get(v, -1) for v in column[:length]]
+    return out
 
 
 def make_batch(pipe, encoded: Encoded, rows: list[list[int]], index: list[int]) -> Batch:
@@ -86,6 +104,13 @@ def make_batch(pipe, encoded: Encoded, rows: list[list[int]], index: list[int]) 
     if encoded.tags is not None:
         targets = pad([[t for s in row for t in encoded.tags[s]] for row in members])[0]
     batch = Batch(ids=ids, lengths=lengths, targets=targets, index=list(index))
+    if encoded.aux is not None:
+        aux = torch.full((len(index), ids.size(1), encoded.aux[0].shape[1]), -1, dtype=torch.long)
+        for r, row in enumerate(members):
+            if row:
+                joined = np.concatenate([encoded.aux[s] for s in row])
+                aux[r, :len(joined)] = torch.from_numpy(joined)
+        batch.aux = aux
     model_config = pipe.model_config
     if getattr(model_config, "char_dim", 0) > 0:
         width = max(1, min(MAX_WORD_CHARS, max((len(w) for row in words for w in row), default=1)))
@@ -123,8 +148,9 @@ def batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 
 def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: Encoded | None = None) -> TaskLoop:
     """``unlabelled``: encoded sentences without tags, for virtual adversarial training (``train.virtual_adversarial``)."""
     def step(model, batch, carry):
+        options = {} if batch.aux is None else {"aux_targets": batch.aux}
         _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing,
-                        context=batch.context)
+                        context=batch.context, **options)
         return loss, None
 
     def logits(model, batch):
