@@ -192,11 +192,11 @@ class Tagger(nn.Module):
             else:
                 loss = F.cross_entropy(logits[keep].float(), targets[keep].long())
             if self.aux is not None and aux_targets is not None:
-                real = features[keep]                                              # (tokens, D)
+                flat = features.flatten(0, 1)                                      # (B * T, D); padding's targets are -1
                 for k, head in enumerate(self.aux):
-                    wanted = aux_targets[..., k][keep].long()
+                    wanted = aux_targets[..., k].masked_fill(~keep, -1).flatten().long()
                     if bool((wanted >= 0).any()):
-                        loss = loss + self.config.aux_weight * F.cross_entropy(head(real).float(), wanted,
+                        loss = loss + self.config.aux_weight * F.cross_entropy(head(flat).float(), wanted,
                                                                                ignore_index=-1)
         return logits, loss
 
