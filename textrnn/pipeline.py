@@ -460,6 +460,17 @@ class Pipeline:
                            quiet=quiet or rank > 0)
         return self.history
 
+    def pretrain(self, texts: Iterable[str], run_dir: str | Path | None = None, resume: bool = False,
+                 quiet: bool = False, **settings) -> dict:
+        """Pretrain a new classifier's encoder (word embedding, convolution, recurrent layer) as a language model
+        on unlabelled ``texts`` before ``fit`` (textrnn/pretrain.py); ``settings``: PretrainConfig fields
+        (``minutes=8`` ...). Returns a report (steps, words read, the last loss)."""
+        from textrnn.pretrain import PretrainConfig, pretrain_encoder
+
+        self._require("classify", "pretrain")
+        config = from_dict(PretrainConfig, settings, "pretrain")
+        return pretrain_encoder(self, list(texts), config, run_dir=run_dir, resume=resume, quiet=quiet)
+
     def evaluate(self, examples, where: str = "") -> dict:
         """The task's metrics (DESIGN.md's JSON names) on labelled examples."""
         examples = list(examples)

@@ -74,6 +74,8 @@ class Recipe:
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)   # a tagger's contextual character features (ContextConfig)
+    pretrain: dict = field(default_factory=dict)  # a classifier's encoder pretrained as a language model on the
+                                                  # train and extra texts first (PretrainConfig, textrnn/pretrain.py)
     drill: dict = field(default_factory=dict)     # settings of a drill or demo runner
     quick: list = field(default_factory=list)     # overrides applied by --quick
     char_features: bool = False
@@ -259,6 +261,13 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
                                  meta={"recipe": recipe.name, "corpus": data.corpus}, context=recipe.context or None,
                                  context_text=context_text, run_dir=out_dir, resume=resume, quiet=quiet)
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
+    pretrained = None
+    if recipe.pretrain.get("minutes"):
+        if recipe.task != "classify" or recipe.init_from:
+            raise ConfigError("pretrain: pretraining the encoder as a language model is for a new classifier "
+                              "(task classify, no init_from); set pretrain.minutes=0")
+        pretrained = pipe.pretrain([e.text for e in corpus.train] + list(extra), run_dir=out_dir, resume=resume,
+                                   quiet=quiet, **recipe.pretrain)
     # 4. training
     history = pipe.fit(corpus.train, corpus.valid, unlabelled=_unlabelled(recipe, data_dir, quiet), run_dir=out_dir,
                        resume=resume, quiet=quiet)
@@ -270,6 +279,8 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     metrics = base_metrics(recipe, history, str(pipe.device))
     metrics["valid"] = pipe.evaluate(corpus.valid, where="valid")
     metrics["valid_is_carved"] = bool(corpus.valid_is_carved)
+    if pretrained is not None:
+        metrics["pretrain"] = pretrained
     if corpus.test:
         metrics["test"] = pipe.evaluate(corpus.test, where="test")
     if recipe.task == "classify" and any("clean" in e.meta for e in corpus.valid):

@@ -1,0 +1,96 @@
+"""Pretraining a classifier's encoder as a language model (textrnn/pretrain.py)."""
+import pytest
+import torch
+
+import textrnn
+from textrnn.corpus import Example
+from textrnn.errors import ConfigError
+from textrnn.pipeline import Pipeline
+from textrnn.pretrain import WEIGHTS, targets
+
+TEXTS = ["great film , loved it", "awful film , hated it", "wonderful acting", "boring story"]
+UNLABELLED = ["the film was great and the acting was wonderful", "a boring story with awful acting",
+              "loved the story , hated the ending", "wonderful film , great story"] * 8
+
+
+def labelled_examples() -> list[Example]:
+    return [Example(text=t, label=label) for t, label in zip(TEXTS, ["pos", "neg", "pos", "neg"], strict=True)] * 4
+
+
+def conv_classifier(**model) -> Pipeline:
+    settings = {"hidden_dim": 8, "bidirectional": True, "pooling": "max+mean", "conv_channels": 6, "conv_kernel": 3,
+                "pool_size": 2, "embedding": {"dim": 8}, **model}
+    return Pipeline.for_task("classify", train=labelled_examples(), model=settings,
+                             train_config={"epochs": 1, "batch_size": 4}, quiet=True)
+
+
+@pytest.mark.parametrize("kernel,pool", [(3, 2), (5, 4), (4, 2), (1, 1)])
+def test_the_targets_are_the_nearest_words_a_step_has_not_seen(kernel, pool):
+    torch.manual_seed(0)
+    # many channels, so that a seen word's change is not lost to the ReLU and the max pooling in all of them
+    pipe = conv_classifier(conv_kernel=kernel, pool_size=pool, conv_channels=64)
+    model = pipe.model.eval()
+    length = 24
+    ids = torch.randint(4, len(pipe.vocab), (1, length))
+    lengths = torch.tensor([length])
+
+    def states(words):
+        x, steps = model.conv(model.embedding(words), lengths)
+        return model.rnn(x, steps)[0][0]                                          # (S, 2 * hidden)
+
+    before = states(ids)
+    hidden = model.rnn.output_dim // 2
+    forward_at, backward_at = targets(before.size(0), pool, *model.conv.pad)
+    for s in range(before.size(0)):
+        for direction, at in ((0, int(forward_at[s])), (1, int(backward_at[s]))):
+            if not 0 <= at < length:
+                continue
+            changed = ids.clone()
+            changed[0, at] = 4 + (int(ids[0, at]) - 3) % (len(pipe.vocab) - 4)   # another word
+            after = states(changed)
+            half = slice(direction * hidden, (direction + 1) * hidden)
+            assert torch.equal(before[s, half], after[s, half]), (s, direction, at)   # the target is unseen
+            nearer = at - 1 if direction == 0 else at + 1                                # ... and the word before it is seen
+            if 0 <= nearer < length:
+                changed = ids.clone()
+                changed[0, nearer] = 4 + (int(ids[0, nearer]) - 3) % (len(pipe.vocab) - 4)
+                assert not torch.equal(before[s, half], states(changed)[s, half]), (s, direction, nearer)
+
+
+def test_pretraining_trains_the_encoder_keeps_its_weights_and_a_resumed_run_loads_them(tmp_path):
+    pipe = conv_classifier()
+    head_before = pipe.model.output.weight.detach().clone()
+    rnn_before = [p.detach().clone() for p in pipe.model.rnn.parameters()]
+    report = pipe.pretrain(UNLABELLED, minutes=0.02, batch_size=4, negatives=8, report_every=1000,
+                           run_dir=tmp_path, quiet=True)
+    assert report["steps"] > 0 and report["tokens"] > 0 and report["loss"] > 0
+    assert torch.equal(pipe.model.output.weight, head_before)                    # the label head is left alone
+    assert all(not torch.equal(p, q) for p, q in zip(pipe.model.rnn.parameters(), rnn_before, strict=True))
+    assert (tmp_path / WEIGHTS).exists()
+    again = conv_classifier()
+    loaded = again.pretrain(UNLABELLED, minutes=5, run_dir=tmp_path, resume=True, quiet=True)
+    assert loaded == {"loaded": str(tmp_path / WEIGHTS)}                         # no five minutes spent again
+    for (name, a), b in zip(pipe.model.state_dict().items(), again.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    again.fit(labelled_examples(), labelled_examples(), quiet=True)
+    assert len(again.predict(TEXTS)) == len(TEXTS)
+
+
+def test_pretraining_reduces_the_sampled_loss_of_a_recurrent_layer_without_a_convolution():
+    torch.manual_seed(0)
+    pipe = Pipeline.for_task("classify", train=labelled_examples(), quiet=True,
+                             model={"hidden_dim": 16, "embedding": {"dim": 16}})
+    first = pipe.pretrain(UNLABELLED, minutes=0.002, batch_size=8, negatives=16, report_every=1, quiet=True)
+    later = pipe.pretrain(UNLABELLED, minutes=0.05, batch_size=8, negatives=16, report_every=1, quiet=True)
+    assert later["loss"] < first["loss"]
+
+
+def test_pretraining_refuses_what_it_cannot_do(tmp_path):
+    with pytest.raises(ConfigError, match="minutes"):
+        conv_classifier().pretrain(UNLABELLED, minutes=0)
+    ensemble = conv_classifier(members=2)
+    with pytest.raises(ConfigError, match="single classifiers"):
+        ensemble.pretrain(UNLABELLED, minutes=0.01)
+    (tmp_path / WEIGHTS).write_bytes(b"not safetensors")
+    with pytest.raises(textrnn.errors.PipelineError, match="delete it"):
+        conv_classifier().pretrain(UNLABELLED, minutes=0.01, run_dir=tmp_path, resume=True)

@@ -1,0 +1,211 @@
+"""Pretraining a classifier's encoder as a language model on unlabelled text (Dai and Le 2015; Howard and Ruder 2018).
+
+Before the classifier learns its labels, its word embedding, convolution and recurrent layer learn to predict
+words of the train texts and of unlabelled ones (IMDB's 50,000 reviews): the forward direction the first word to
+the right of what it has read, the backward direction the first word to the left. What a review says next is much
+of what it means, so the layers start the supervised epochs already reading reviews; the labels then have less
+to teach. The output layer is the word embedding itself (tied) behind a small projection per direction, and the
+softmax over the vocabulary is sampled: each step scores its targets against ``negatives`` words drawn from the
+unigram distribution to the 3/4 power, with the log-uniform correction of sampled softmax (Jean et al. 2015), so a
+step costs a fraction of a full softmax's. The projections are thrown away afterwards.
+
+With a convolution in front, a step of the recurrent layer has seen more than its own words: kernel k ("same"
+padding: l words to the left, r to the right) and pooling p make step s see words p*s - l to p*s + p - 1 + r. So the
+forward target is word p*s + p + r and the backward one p*s - l - 1, the nearest words that step has not seen
+(``targets``; a test checks that changing a target word leaves its step's state unchanged).
+
+It runs for ``minutes`` (a clock budget, as training's ``max_minutes``), over the texts in shuffled batches of
+similar length. With a run directory the pretrained weights are kept as ``pretrained.safetensors``, and a resumed
+run loads them instead of pretraining again.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from textrnn.errors import ConfigError, PipelineError
+from textrnn.vocab import SPECIALS
+
+WEIGHTS = "pretrained.safetensors"
+
+
+@dataclass
+class PretrainConfig:
+    minutes: float = 0.0        # >0: pretrain the encoder as a language model for this long first (0: off)
+    batch_size: int = 64
+    max_len: int = 400          # each text's first words read (reviews beyond it add little per second spent)
+    negatives: int = 1024       # words sampled per step for the sampled softmax
+    lr: float = 0.002
+    report_every: int = 200     # a progress line every this many steps
+
+
+def targets(steps: int, pool: int, left: int, right: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each of ``steps`` recurrent steps, the word the forward direction predicts and the one the backward
+    direction predicts (positions in the text; out of range at the ends), given a convolution seeing ``left`` and
+    ``right`` words around each position and a pooling of ``pool`` (1, 0, 0 without a convolution)."""
+    s = torch.arange(steps)
+    return pool * s + pool + right, pool * s - left - 1
+
+
+class _Heads(nn.Module):
+    """A projection per direction onto the word-vector space; scores are dot products with the tied embedding."""
+
+    def __init__(self, hidden: int, dim: int, directions: int):
+        super().__init__()
+        self.project = nn.ModuleList(nn.Linear(hidden, dim) for _ in range(directions))
+
+
+def _sampled_loss(hidden: torch.Tensor, wanted: torch.Tensor, table: torch.Tensor, sampled: torch.Tensor,
+                  log_q: torch.Tensor) -> torch.Tensor:
+    """Sampled softmax: each row's target against the shared sampled words, scores corrected by log(K q)."""
+    k = sampled.numel()
+    correction = math.log(k)
+    positive = (hidden * table[wanted]).sum(-1, keepdim=True) - log_q[wanted].unsqueeze(-1) - correction
+    negative = hidden @ table[sampled].t() - log_q[sampled].unsqueeze(0) - correction
+    negative = negative.masked_fill(sampled.view(1, -1) == wanted.view(-1, 1), float("-inf"))  # accidental hits
+    logits = torch.cat([positive, negative], 1).float()
+    return F.cross_entropy(logits, torch.zeros(len(wanted), dtype=torch.long, device=logits.device))
+
+
+def pretrain_encoder(pipe, texts: list[str], config: PretrainConfig, run_dir: str | Path | None = None,
+                     resume: bool = False, quiet: bool = False) -> dict:
+    """Pretrain ``pipe``'s classifier encoder on ``texts`` (see the module's docstring); returns a report."""
+    from textrnn.corpus import Example
+    from textrnn.encode import bucket_batches, pad
+    from textrnn.models.classifier import Classifier
+    from textrnn.tasks import classify
+    from textrnn.train import autocast_dtype, set_threads
+
+    model = pipe.model
+    if not isinstance(model, Classifier):
+        raise ConfigError("pretrain: a language-model pretraining of the encoder is for single classifiers "
+                          "(model.members = 1); set pretrain.minutes = 0")
+    embedding = pipe._word_embedding()
+    if config.minutes <= 0 or config.batch_size < 1 or config.max_len < 2 or config.negatives < 1:
+        raise ConfigError(f"pretrain: minutes, batch_size, negatives must be positive and max_len at least 2, got "
+                          f"{config.minutes}, {config.batch_size}, {config.negatives}, {config.max_len}")
+    saved = Path(run_dir) / WEIGHTS if run_dir is not None else None
+    if resume and saved is not None and saved.exists():
+        _load(model, saved)
+        if not quiet:
+            print(f"pretrain: loaded the pretrained encoder from {saved}", file=sys.stderr)
+        return {"loaded": str(saved)}
+    settings = pipe.config.train
+    set_threads(settings.threads)
+    device = pipe.device
+    torch.manual_seed(settings.seed)
+    ids = [row[: config.max_len] for row in classify.encode(pipe, [Example(text=t) for t in texts if t],
+                                                           with_labels=False).ids]
+    ids = [row for row in ids if len(row) >= 2]
+    if not ids:
+        raise ConfigError("pretrain: no text of two words or more to pretrain on")
+    counts = np.bincount(np.concatenate([np.asarray(r, dtype=np.int64) for r in ids]), minlength=len(pipe.vocab))
+    counts[: len(SPECIALS)] = 0                      # padding, <unk>, <bos>, <eos> are never drawn as negatives
+    weights = torch.tensor(counts, dtype=torch.float64).pow(0.75)
+    if float(weights.sum()) <= 0:
+        raise ConfigError("pretrain: the texts hold no word of the vocabulary")
+    q = (weights / weights.sum()).to(device)
+    log_q = q.clamp(min=1e-12).log().float()
+    if model.conv is not None:
+        left, right = model.conv.pad
+        pool = model.conv.pool_size
+    else:
+        left = right = 0
+        pool = 1
+    directions = 2 if model.rnn.bidirectional else 1
+    hidden = model.rnn.output_dim // directions
+    heads = _Heads(hidden, embedding.weight.size(1), directions).to(device)
+    encoder = [*model.embedding.parameters(), *(model.conv.parameters() if model.conv is not None else []),
+               *model.rnn.parameters()]
+    parameters = encoder + list(heads.parameters())
+    optimizer = torch.optim.Adam(parameters, lr=config.lr)
+    amp_dtype = autocast_dtype(device, settings)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    lengths_all = [len(r) for r in ids]
+    model.train()
+    began = time.perf_counter()
+    budget = config.minutes * 60
+    step = tokens = passes = 0
+    recent: list[float] = []
+    while time.perf_counter() - began < budget:
+        for index in bucket_batches(lengths_all, config.batch_size, True, settings.seed * 1000 + passes):
+            if time.perf_counter() - began >= budget:
+                break
+            batch, lengths = pad([ids[i] for i in index])
+            batch = batch.to(device)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                x = model.embedding(batch)
+                steps_lengths = lengths
+                if model.conv is not None:
+                    x, steps_lengths = model.conv(x, lengths)
+                outputs, _, _ = model.rnn(x, steps_lengths)                       # (B, S, directions * hidden)
+                forward_at, backward_at = targets(outputs.size(1), pool, left, right)
+                real = torch.arange(outputs.size(1)).view(1, -1) < steps_lengths.view(-1, 1)   # (B, S), CPU
+                sampled = torch.multinomial(q, config.negatives, replacement=True)
+                loss = torch.zeros((), device=device)
+                for d, at in enumerate((forward_at, backward_at)[:directions]):
+                    inside = real & (at.view(1, -1) >= 0) & (at.view(1, -1) < lengths.view(-1, 1))
+                    if not bool(inside.any()):
+                        continue
+                    words = batch.gather(1, at.clamp(0, batch.size(1) - 1).to(device).view(1, -1)
+                                         .expand(batch.size(0), -1))
+                    keep = inside.to(device)
+                    states = outputs[..., d * hidden:(d + 1) * hidden][keep]
+                    loss = loss + _sampled_loss(heads.project[d](states), words[keep], embedding.weight, sampled,
+                                                log_q) / directions
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            if settings.clip_norm > 0:
+                torch.nn.utils.clip_grad_norm_(parameters, settings.clip_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            tokens += int(lengths.sum())
+            recent.append(float(loss.detach()))
+            if not quiet and step % config.report_every == 0:
+                spent = time.perf_counter() - began
+                print(f"pretrain: step {step}  loss {np.mean(recent[-config.report_every:]):.3f}  "
+                      f"{tokens / spent:,.0f} tok/s  {spent / 60:.1f} of {config.minutes:g} min", file=sys.stderr)
+        passes += 1
+    report = {"minutes": round((time.perf_counter() - began) / 60, 2), "steps": step, "tokens": tokens,
+              "texts": len(ids), "passes": round(tokens / max(1, sum(lengths_all)), 2),
+              "loss": round(float(np.mean(recent[-config.report_every:])), 4) if recent else None}
+    if not quiet:
+        print(f"pretrain: {step} steps over {tokens:,} words ({report['passes']} passes over {len(ids):,} texts) "
+              f"in {report['minutes']} min, sampled-softmax loss {report['loss']}", file=sys.stderr)
+    if saved is not None:
+        _save(model, saved)
+    return report
+
+
+def _save(model: nn.Module, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from textrnn.fileio import atomic_write
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(path, lambda tmp: save_file(state, str(tmp)))
+
+
+def _load(model: nn.Module, path: Path) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise PipelineError(f"{path}: not a readable safetensors file ({error}); delete it to pretrain again") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise PipelineError(f"{path}: does not fit this model ({str(error).splitlines()[0]}); delete it to pretrain "
+                            "again") from None
