@@ -272,6 +272,28 @@ def test_train_classify_with_a_finer_label_for_an_auxiliary_head(tmp_path):
     assert predicted[0]["label"] in ("pos", "neg")           # the main head answers, with the labels, not the stars
 
 
+def test_train_classify_with_a_pretrained_encoder_then_resume_without_pretraining_again(tmp_path):
+    data = tmp_path / "reviews.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows([(t, "pos") for t in POSITIVE] * 4 + [(t, "neg") for t in NEGATIVE] * 4)
+    out = tmp_path / "pre"
+    settings = ["--data", str(data), "--out", str(out), "-s", "train.epochs=1", "-s", "model.hidden_dim=8",
+                "-s", "model.conv_channels=8", "-s", "model.conv_kernel=3", "-s", "model.pool_size=2",
+                "-s", "pretrain.minutes=0.01", "-s", "pretrain.batch_size=4", "-s", "pretrain.negatives=8"]
+    metrics = invoke("train", "classify", *settings)
+    assert metrics["pretrain"]["steps"] > 0 and (out / "pretrained.safetensors").exists()
+    again = invoke("train", "classify", *settings, "--resume")
+    assert again["pretrain"] == {"loaded": str(out / "pretrained.safetensors")}
+
+
+def test_pretraining_a_tagger_is_refused_with_the_setting_to_change(conll_file, tmp_path):
+    result = runner.invoke(app, ["train", "tag", "--data", str(conll_file), "--out", str(tmp_path / "t"),
+                                 "-s", "pretrain.minutes=1", "--json"])
+    assert result.exit_code != 0 and "pretrain.minutes=0" in str(result.exception) + result.stderr
+
+
 def test_train_tag_on_a_conll_file_then_tag(conll_file, tmp_path):
     out = tmp_path / "my-ner"
     metrics = invoke("train", "tag", "--data", str(conll_file), "--out", str(out),

@@ -222,6 +222,9 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     from textrnn.train import resolve_device
 
     began = time.perf_counter()
+    if recipe.pretrain.get("minutes") and (recipe.task != "classify" or recipe.init_from):
+        raise ConfigError("pretrain: pretraining the encoder as a language model is for a new classifier "
+                          "(task classify, no init_from); set pretrain.minutes=0")
     # 1. data
     data = recipe.data
     if data.path:
@@ -263,9 +266,6 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
     pretrained = None
     if recipe.pretrain.get("minutes"):
-        if recipe.task != "classify" or recipe.init_from:
-            raise ConfigError("pretrain: pretraining the encoder as a language model is for a new classifier "
-                              "(task classify, no init_from); set pretrain.minutes=0")
         pretrained = pipe.pretrain([e.text for e in corpus.train] + list(extra), run_dir=out_dir, resume=resume,
                                    quiet=quiet, **recipe.pretrain)
     # 4. training
