@@ -91,6 +91,10 @@ def test_pretraining_refuses_what_it_cannot_do(tmp_path):
     ensemble = conv_classifier(members=2)
     with pytest.raises(ConfigError, match="single classifiers"):
         ensemble.pretrain(UNLABELLED, minutes=0.01)
+    with pytest.raises(ConfigError, match="stacked bidirectional"):
+        conv_classifier(num_layers=2).pretrain(UNLABELLED, minutes=0.01)
+    with pytest.raises(ConfigError, match="no text of 4 words or more"):            # kernel 3, pooling 2
+        conv_classifier().pretrain(["great film", "awful acting ."], minutes=0.01)
     (tmp_path / WEIGHTS).write_bytes(b"not safetensors")
     with pytest.raises(textrnn.errors.PipelineError, match="delete it"):
         conv_classifier().pretrain(UNLABELLED, minutes=0.01, run_dir=tmp_path, resume=True)

@@ -98,15 +98,27 @@ def pretrain_encoder(pipe, texts: list[str], config: PretrainConfig, run_dir: st
         if not quiet:
             print(f"pretrain: loaded the pretrained encoder from {saved}", file=sys.stderr)
         return {"loaded": str(saved)}
+    directions = 2 if model.rnn.bidirectional else 1
+    if directions == 2 and model.rnn.num_layers > 1:
+        raise ConfigError("pretrain: in stacked bidirectional layers each direction reads the other's outputs, so "
+                          "a word's state would have seen the word it predicts; pretrain with model.num_layers=1 "
+                          "(or bidirectional=false), or set pretrain.minutes=0")
+    if model.conv is not None:
+        left, right = model.conv.pad
+        pool = model.conv.pool_size
+    else:
+        left = right = 0
+        pool = 1
     settings = pipe.config.train
     set_threads(settings.threads)
     device = pipe.device
     torch.manual_seed(settings.seed)
     ids = [row[: config.max_len] for row in classify.encode(pipe, [Example(text=t) for t in texts if t],
                                                            with_labels=False).ids]
-    ids = [row for row in ids if len(row) >= 2]
+    shortest = pool + right + 1          # the first step's forward target is word pool + right
+    ids = [row for row in ids if len(row) >= shortest]
     if not ids:
-        raise ConfigError("pretrain: no text of two words or more to pretrain on")
+        raise ConfigError(f"pretrain: no text of {shortest} words or more to pretrain on")
     counts = np.bincount(np.concatenate([np.asarray(r, dtype=np.int64) for r in ids]), minlength=len(pipe.vocab))
     counts[: len(SPECIALS)] = 0                      # padding, <unk>, <bos>, <eos> are never drawn as negatives
     weights = torch.tensor(counts, dtype=torch.float64).pow(0.75)
@@ -114,13 +126,6 @@ def pretrain_encoder(pipe, texts: list[str], config: PretrainConfig, run_dir: st
         raise ConfigError("pretrain: the texts hold no word of the vocabulary")
     q = (weights / weights.sum()).to(device)
     log_q = q.clamp(min=1e-12).log().float()
-    if model.conv is not None:
-        left, right = model.conv.pad
-        pool = model.conv.pool_size
-    else:
-        left = right = 0
-        pool = 1
-    directions = 2 if model.rnn.bidirectional else 1
     hidden = model.rnn.output_dim // directions
     heads = _Heads(hidden, embedding.weight.size(1), directions).to(device)
     encoder = [*model.embedding.parameters(), *(model.conv.parameters() if model.conv is not None else []),
@@ -161,6 +166,8 @@ def pretrain_encoder(pipe, texts: list[str], config: PretrainConfig, run_dir: st
                     states = outputs[..., d * hidden:(d + 1) * hidden][keep]
                     loss = loss + _sampled_loss(heads.project[d](states), words[keep], embedding.weight, sampled,
                                                 log_q) / directions
+            if not loss.requires_grad:   # no word of this batch had a target (cannot happen with the texts kept)
+                continue
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
