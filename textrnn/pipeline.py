@@ -97,14 +97,6 @@ class PipelineConfig:
     meta: dict = field(default_factory=dict)             # recipe name, corpus name, label names...
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -271,7 +263,7 @@ class Pipeline:
                 print(f"model.aux_field: no train example has a {field_name!r} field, so the auxiliary head is left "
                       f"out (set model.aux_weight=0 to silence this)", file=sys.stderr)
             return
-        ordered = sorted(values, key=lambda v: (0, float(v), v) if _is_number(v) else (1, 0.0, v))
+        ordered = LabelVocab.build(values).itos            # sorted as labels are: numbers numerically
         config.model = {**settings, "aux_labels": ordered}
         if not quiet:
             print(f"auxiliary head: {field_name!r} with {len(ordered)} values ({', '.join(ordered[:10])}"

@@ -55,14 +55,6 @@ def targets(steps: int, pool: int, left: int, right: int) -> tuple[torch.Tensor,
     return pool * s + pool + right, pool * s - left - 1
 
 
-class _Heads(nn.Module):
-    """A projection per direction onto the word-vector space; scores are dot products with the tied embedding."""
-
-    def __init__(self, hidden: int, dim: int, directions: int):
-        super().__init__()
-        self.project = nn.ModuleList(nn.Linear(hidden, dim) for _ in range(directions))
-
-
 def _sampled_loss(hidden: torch.Tensor, wanted: torch.Tensor, table: torch.Tensor, sampled: torch.Tensor,
                   log_q: torch.Tensor) -> torch.Tensor:
     """Sampled softmax: each row's target against the shared sampled words, scores corrected by log(K q)."""
@@ -127,10 +119,11 @@ def pretrain_encoder(pipe, texts: list[str], config: PretrainConfig, run_dir: st
     q = (weights / weights.sum()).to(device)
     log_q = q.clamp(min=1e-12).log().float()
     hidden = model.rnn.output_dim // directions
-    heads = _Heads(hidden, embedding.weight.size(1), directions).to(device)
+    # a projection per direction onto the word-vector space; scores are dot products with the tied embedding
+    project = nn.ModuleList(nn.Linear(hidden, embedding.weight.size(1)) for _ in range(directions)).to(device)
     encoder = [*model.embedding.parameters(), *(model.conv.parameters() if model.conv is not None else []),
                *model.rnn.parameters()]
-    parameters = encoder + list(heads.parameters())
+    parameters = encoder + list(project.parameters())
     optimizer = torch.optim.Adam(parameters, lr=config.lr)
     amp_dtype = autocast_dtype(device, settings)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
@@ -164,7 +157,7 @@ def pretrain_encoder(pipe, texts: list[str], config: PretrainConfig, run_dir: st
                                          .expand(batch.size(0), -1))
                     keep = inside.to(device)
                     states = outputs[..., d * hidden:(d + 1) * hidden][keep]
-                    loss = loss + _sampled_loss(heads.project[d](states), words[keep], embedding.weight, sampled,
+                    loss = loss + _sampled_loss(project[d](states), words[keep], embedding.weight, sampled,
                                                 log_q) / directions
             if not loss.requires_grad:   # no word of this batch had a target (cannot happen with the texts kept)
                 continue
@@ -195,24 +188,23 @@ def pretrain_encoder(pipe, texts: list[str], config: PretrainConfig, run_dir: st
 
 
 def _save(model: nn.Module, path: Path) -> None:
-    from safetensors.torch import save_file
-
     from textrnn.fileio import atomic_write
+    from textrnn.pipeline import _write_weights
 
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(state, str(tmp)))
+    atomic_write(path, lambda tmp: _write_weights(model, tmp))
 
 
 def _load(model: nn.Module, path: Path) -> None:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from textrnn.pipeline import _load_weights
+
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as error:
         raise PipelineError(f"{path}: not a readable safetensors file ({error}); delete it to pretrain again") from None
     try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        raise PipelineError(f"{path}: does not fit this model ({str(error).splitlines()[0]}); delete it to pretrain "
-                            "again") from None
+        _load_weights(model, state, path, None)
+    except PipelineError as error:
+        raise PipelineError(f"{error}; delete it to pretrain again") from None

@@ -63,10 +63,8 @@ def batches(encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> 
 def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: Encoded | None = None) -> TaskLoop:
     """``unlabelled``: encoded texts without labels, for virtual adversarial training (``train.virtual_adversarial``)."""
     def step(model, batch, carry):
-        if batch.aux is not None:
-            _, loss = model(batch.ids, batch.lengths, batch.targets, aux_targets=batch.aux)
-        else:
-            _, loss = model(batch.ids, batch.lengths, batch.targets)
+        options = {} if batch.aux is None else {"aux_targets": batch.aux}
+        _, loss = model(batch.ids, batch.lengths, batch.targets, **options)
         return loss, None
 
     return TaskLoop(

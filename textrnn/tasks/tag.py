@@ -79,18 +79,18 @@ def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded
     aux = None
     config = pipe.model_config
     if with_labels and getattr(config, "aux_weight", 0) > 0 and config.aux_labels:
-        aux = [aux_ids(e, config.aux_labels, len(t)) for e, t in zip(examples, tokens, strict=True)]
+        indexes = [{v: i for i, v in enumerate(known)} for known in config.aux_labels]
+        aux = [aux_ids(e, indexes, len(t)) for e, t in zip(examples, tokens, strict=True)]
     return Encoded(tokens, ids, tags, groups, context, aux)
 
 
-def aux_ids(example, values: list[list[str]], length: int) -> np.ndarray:
-    """(length, K) ids of an example's middle columns (``meta["columns"]``) in ``values``; -1 for a value not
-    there, and for every word of an example without those columns (a sentence from another file)."""
-    out = np.full((length, len(values)), -1, dtype=np.int64)
+def aux_ids(example, indexes: list[dict[str, int]], length: int) -> np.ndarray:
+    """(length, K) ids of an example's middle columns (``meta["columns"]``), each column's values looked up in its
+    index; -1 for a value not there, and for every word of an example without those columns (another file's)."""
+    out = np.full((length, len(indexes)), -1, dtype=np.int64)
     columns = (example.meta or {}).get("columns") or []
-    if len(columns) == len(values):
-        for k, (column, known) in enumerate(zip(columns, values, strict=True)):
-            index = {v: i for i, v in enumerate(known)}
+    if len(columns) == len(indexes):
+        for k, (column, index) in enumerate(zip(columns, indexes, strict=True)):
             out[: len(column), k] = [index.get(v, -1) for v in column[:length]]
     return out
 
