@@ -1,4 +1,4 @@
-"""Pretraining a classifier's encoder as a language model (textrnn/pretrain.py)."""
+"""Pretraining a classifier's or tagger's encoder as a language model (textrnn/pretrain.py)."""
 import pytest
 import torch
 
@@ -88,9 +88,11 @@ def test_pretraining_reduces_the_sampled_loss_of_a_recurrent_layer_without_a_con
 def test_pretraining_refuses_what_it_cannot_do(tmp_path):
     with pytest.raises(ConfigError, match="minutes"):
         conv_classifier().pretrain(UNLABELLED, minutes=0)
-    ensemble = conv_classifier(members=2)
-    with pytest.raises(ConfigError, match="single classifiers"):
-        ensemble.pretrain(UNLABELLED, minutes=0.01)
+    lm = Pipeline.for_task("lm", train=[Example(text=t) for t in UNLABELLED], quiet=True, model={"hidden_dim": 8})
+    with pytest.raises(textrnn.errors.PipelineError, match="classify and tag"):
+        lm.pretrain(UNLABELLED, minutes=0.01)
+    with pytest.raises(ConfigError, match="no word of the vocabulary"):             # <unk> is never a target
+        conv_classifier().pretrain(["zebra quokka wombat platypus koala"] * 4, minutes=0.01)
     with pytest.raises(ConfigError, match="stacked bidirectional"):
         conv_classifier(num_layers=2).pretrain(UNLABELLED, minutes=0.01)
     with pytest.raises(ConfigError, match="no text of 4 words or more"):            # kernel 3, pooling 2
@@ -98,3 +100,73 @@ def test_pretraining_refuses_what_it_cannot_do(tmp_path):
     (tmp_path / WEIGHTS).write_bytes(b"not safetensors")
     with pytest.raises(textrnn.errors.PipelineError, match="delete it"):
         conv_classifier().pretrain(UNLABELLED, minutes=0.01, run_dir=tmp_path, resume=True)
+
+
+def test_an_ensemble_pretrains_every_member_against_its_own_word_vectors():
+    pipe = conv_classifier(members=2)
+    before = [[p.detach().clone() for p in m.rnn.parameters()] for m in pipe.model.members]
+    report = pipe.pretrain(UNLABELLED, minutes=0.01, batch_size=4, negatives=8, quiet=True)
+    assert report["steps"] > 0
+    for member, old in zip(pipe.model.members, before, strict=True):
+        assert all(not torch.equal(p, q) for p, q in zip(member.rnn.parameters(), old, strict=True))
+    a, b = (m.embedding.weight for m in pipe.model.members)
+    assert not torch.equal(a, b)                                                 # each learned on its own
+
+
+# ------------------------------------------------------------------------------------------------------ taggers
+
+SENTENCES = [(["Teddy", "Roosevelt", "visited", "Paris", "."], ["B-PER", "I-PER", "O", "B-LOC", "O"]),
+             (["Marie", "Curie", "worked", "in", "Warsaw", "."], ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]),
+             (["The", "United", "Nations", "met", "in", "Geneva"], ["O", "B-ORG", "I-ORG", "O", "O", "B-LOC"])]
+NEWS = ["Teddy Roosevelt visited Warsaw in May. The United Nations met in Paris. Marie Curie worked in Geneva.",
+        "Curie visited Paris. Roosevelt met the Nations in Geneva, and worked in Warsaw."] * 6
+
+
+def tagger(**model) -> Pipeline:
+    settings = {"hidden_dim": 8, "embedding": {"dim": 8}, "char_dim": 4, "char_hidden": 6, "casing_dim": 3,
+                "crf": True, **model}
+    train = [Example(tokens=w, tags=t) for w, t in SENTENCES] * 3
+    return Pipeline.for_task("tag", train=train, model=settings, tokenizer={"kind": "word", "lower": True},
+                             char_features=True, train_config={"epochs": 1, "batch_size": 4}, quiet=True)
+
+
+def test_a_tagger_pretrains_its_words_characters_casing_and_recurrent_layer_on_sentences_and_running_text():
+    torch.manual_seed(0)
+    pipe = tagger()
+    model = pipe.model
+    encoder = {name: p.detach().clone() for name, p in model.named_parameters()}
+    train = [Example(tokens=w, tags=t) for w, t in SENTENCES]
+    report = pipe.pretrain(train + NEWS, minutes=0.01, batch_size=4, negatives=8, quiet=True)
+    assert report["steps"] > 0
+    assert report["texts"] == len(SENTENCES) + 3 * 6 + 2 * 6      # the running texts cut into their sentences
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, encoder[name])}
+    for part in ("embedding", "chars", "casing", "rnn"):
+        assert any(name.startswith(part + ".") for name in changed), part
+    assert not any(name.startswith(("output.", "crf.")) for name in changed)   # the tag scores are left alone
+    pipe.fit(train * 3, train, quiet=True)
+    assert pipe.tag(["Curie visited Geneva"])[0]["tokens"] == ["Curie", "visited", "Geneva"]
+
+
+def test_a_tagger_predicts_from_each_direction_a_word_that_direction_has_not_read():
+    torch.manual_seed(0)
+    pipe = tagger()
+    model = pipe.model.eval()
+    sentence = ["Teddy", "Roosevelt", "visited", "Paris", "in", "Geneva", "."]
+    from textrnn.pretrain import _TaggerText
+
+    text = _TaggerText(pipe, [Example(tokens=sentence)], max_len=50)
+    ids, lengths, inputs = text.batch([0], pipe.device)
+    before = model.states(ids, lengths, **inputs)[0]
+    hidden = model.rnn.output_dim // 2
+    forward_at, backward_at = targets(len(sentence), 1, 0, 0)
+    for s in range(len(sentence)):
+        for direction, at in ((0, int(forward_at[s])), (1, int(backward_at[s]))):
+            if not 0 <= at < len(sentence):
+                continue
+            changed = list(sentence)
+            changed[at] = "GENEVA" if changed[at] != "GENEVA" else "x"        # another word, characters and casing
+            ids2, lengths2, inputs2 = _TaggerText(pipe, [Example(tokens=changed)], max_len=50).batch([0], pipe.device)
+            after = model.states(ids2, lengths2, **inputs2)[0]
+            half = slice(direction * hidden, (direction + 1) * hidden)
+            assert torch.equal(before[s, half], after[s, half]), (s, direction, at)
+            assert not torch.equal(before[at, half], after[at, half])          # the word itself is read there

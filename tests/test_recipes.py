@@ -288,8 +288,18 @@ def test_train_classify_with_a_pretrained_encoder_then_resume_without_pretrainin
     assert again["pretrain"] == {"loaded": str(out / "pretrained.safetensors")}
 
 
-def test_pretraining_a_tagger_is_refused_with_the_setting_to_change(conll_file, tmp_path):
-    result = runner.invoke(app, ["train", "tag", "--data", str(conll_file), "--out", str(tmp_path / "t"),
+def test_train_tag_with_a_pretrained_encoder(conll_file, tmp_path):
+    out = tmp_path / "t"
+    metrics = invoke("train", "tag", "--data", str(conll_file), "--out", str(out), "-s", "train.epochs=1",
+                     "-s", "model.hidden_dim=8", "-s", "pretrain.minutes=0.01", "-s", "pretrain.batch_size=4",
+                     "-s", "pretrain.negatives=8")
+    assert metrics["pretrain"]["steps"] > 0
+    assert metrics["pretrain"]["texts"] == metrics["sizes"]["train"]          # the train sentences (no extra text)
+    assert (out / "pretrained.safetensors").exists()
+
+
+def test_pretraining_a_language_model_is_refused_with_the_setting_to_change(text_file, tmp_path):
+    result = runner.invoke(app, ["train", "lm", "--data", str(text_file), "--out", str(tmp_path / "t"),
                                  "-s", "pretrain.minutes=1", "--json"])
     assert result.exit_code != 0 and "pretrain.minutes=0" in str(result.exception) + result.stderr
 

@@ -452,14 +452,18 @@ class Pipeline:
                            quiet=quiet or rank > 0)
         return self.history
 
-    def pretrain(self, texts: Iterable[str], run_dir: str | Path | None = None, resume: bool = False,
+    def pretrain(self, texts: Iterable, run_dir: str | Path | None = None, resume: bool = False,
                  quiet: bool = False, **settings) -> dict:
-        """Pretrain a new classifier's encoder (word embedding, convolution, recurrent layer) as a language model
-        on unlabelled ``texts`` before ``fit`` (textrnn/pretrain.py); ``settings``: PretrainConfig fields
-        (``minutes=8`` ...). Returns a report (steps, words read, the last loss)."""
+        """Pretrain a new classifier's or tagger's encoder (word embedding, [convolution | character and casing
+        features], recurrent layer) as a two-way language model on unlabelled ``texts`` before ``fit``
+        (textrnn/pretrain.py). ``texts``: strings (a tagger cuts them into sentences) or Examples (a tagger's own
+        train sentences, with their tokens). ``settings``: PretrainConfig fields (``minutes=8`` ...). Returns a
+        report (steps, words read, the last loss)."""
         from textrnn.pretrain import PretrainConfig, pretrain_encoder
 
-        self._require("classify", "pretrain")
+        if self.config.task not in ("classify", "tag"):
+            raise PipelineError(f"'pretrain' is for classify and tag pipelines, but this one is a {self.config.task} "
+                                "pipeline")
         config = from_dict(PretrainConfig, settings, "pretrain")
         return pretrain_encoder(self, list(texts), config, run_dir=run_dir, resume=resume, quiet=quiet)
 

@@ -74,8 +74,10 @@ class Recipe:
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)   # a tagger's contextual character features (ContextConfig)
-    pretrain: dict = field(default_factory=dict)  # a classifier's encoder pretrained as a language model on the
-                                                  # train and extra texts first (PretrainConfig, textrnn/pretrain.py)
+    pretrain: dict = field(default_factory=dict)  # a classifier's or tagger's encoder pretrained as a language
+                                                  # model first (PretrainConfig, textrnn/pretrain.py), on the train
+                                                  # texts and those ``text`` names (a data.extra spec; default: the
+                                                  # data.extra texts)
     drill: dict = field(default_factory=dict)     # settings of a drill or demo runner
     quick: list = field(default_factory=list)     # overrides applied by --quick
     char_features: bool = False
@@ -222,9 +224,9 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     from textrnn.train import resolve_device
 
     began = time.perf_counter()
-    if recipe.pretrain.get("minutes") and (recipe.task != "classify" or recipe.init_from):
-        raise ConfigError("pretrain: pretraining the encoder as a language model is for a new classifier "
-                          "(task classify, no init_from); set pretrain.minutes=0")
+    if recipe.pretrain.get("minutes") and (recipe.task not in ("classify", "tag") or recipe.init_from):
+        raise ConfigError("pretrain: pretraining the encoder as a language model is for a new classifier or tagger "
+                          "(task classify or tag, no init_from); set pretrain.minutes=0")
     # 1. data
     data = recipe.data
     if data.path:
@@ -266,8 +268,12 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
     pretrained = None
     if recipe.pretrain.get("minutes"):
-        pretrained = pipe.pretrain([e.text for e in corpus.train] + list(extra), run_dir=out_dir, resume=resume,
-                                   quiet=quiet, **recipe.pretrain)
+        settings = dict(recipe.pretrain)
+        spec = settings.pop("text", "")
+        texts = (load_extra_text(spec, data.corpus, data_dir=data_dir, setting="pretrain.text")[: data.extra_limit]
+                 if spec else extra)
+        pretrained = pipe.pretrain(list(corpus.train) + list(texts), run_dir=out_dir, resume=resume, quiet=quiet,
+                                   **settings)
     # 4. training
     history = pipe.fit(corpus.train, corpus.valid, unlabelled=_unlabelled(recipe, data_dir, quiet), run_dir=out_dir,
                        resume=resume, quiet=quiet)

@@ -140,16 +140,21 @@ class Classifier(nn.Module):
         weights = torch.tensor(config.class_weights, dtype=torch.float) if config.class_weights is not None else None
         self.register_buffer("class_weights", weights, persistent=False)
 
+    def states(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The recurrent layer's outputs (B, T', D), its last states (B, D) and the steps' lengths (B,) (T' and the
+        lengths are the pooled ones behind a convolution): what the head pools, and what pretraining predicts from."""
+        x = self.embedding(ids)                                   # (B, T, E)
+        if self.conv is not None:
+            x, lengths = self.conv(x, lengths)                    # (B, T', C), lengths'
+        outputs, last, _ = self.rnn(x, lengths)                   # (B, T', D), (B, D)
+        return outputs, last, lengths
+
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None,
                 aux_targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """ids (B, T), lengths (B,) -> logits (B, C) and, with targets (B,), the mean cross-entropy; with
         ``aux_targets`` (B,) too (the finer label's index, -1 where a text has none) and an auxiliary head, plus
         ``aux_weight`` times that head's mean cross-entropy over the texts that have one."""
-        lengths = full_lengths(ids, lengths).clamp(min=1)
-        x = self.embedding(ids)                                   # (B, T, E)
-        if self.conv is not None:
-            x, lengths = self.conv(x, lengths)                    # (B, T', C), lengths'
-        outputs, last, _ = self.rnn(x, lengths)                   # (B, T', D), (B, D)
+        outputs, last, lengths = self.states(ids, full_lengths(ids, lengths).clamp(min=1))
         features = self.dropout(pool(outputs, last, lengths, self.config.pooling))   # (B, F)
         if self.hidden is not None:
             features = self.dropout(F.relu(self.hidden(features)))

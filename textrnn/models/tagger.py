@@ -157,6 +157,11 @@ class Tagger(nn.Module):
     def features(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
                  casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
         """The recurrent layer's outputs after dropout (B, T, D): what the heads read."""
+        return self.dropout(self.states(ids, lengths, chars, casing, context))
+
+    def states(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
+               casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
+        """The recurrent layer's outputs (B, T, D), before the dropout: what pretraining predicts words from."""
         parts = [self.embedding(ids)]                                          # (B, T, E)
         if self.chars is not None:
             if chars is None:
@@ -170,8 +175,7 @@ class Tagger(nn.Module):
             if context is None:
                 raise ValueError("this tagger uses contextual features: pass context (B, T, context_dim) floats")
             parts.append(self.context_dropout(context.to(parts[0].dtype)))     # (B, T, context_dim)
-        outputs, _, _ = self.rnn(torch.cat(parts, -1), lengths)               # (B, T, D)
-        return self.dropout(outputs)
+        return self.rnn(torch.cat(parts, -1), lengths)[0]                     # (B, T, D)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None,
                 chars: torch.Tensor | None = None, casing: torch.Tensor | None = None,
