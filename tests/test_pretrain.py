@@ -170,3 +170,13 @@ def test_a_tagger_predicts_from_each_direction_a_word_that_direction_has_not_rea
             half = slice(direction * hidden, (direction + 1) * hidden)
             assert torch.equal(before[s, half], after[s, half]), (s, direction, at)
             assert not torch.equal(before[at, half], after[at, half])          # the word itself is read there
+
+
+def test_a_taggers_running_text_is_cleaned_as_its_texts_are_and_cut_into_sentences_as_written():
+    from textrnn.pretrain import _TaggerText
+
+    pipe = tagger()
+    pipe.config.encode.strip_html = True
+    text = _TaggerText(pipe, ["Curie visited Paris.<br /><br />Roosevelt met the U.N. in Geneva."], max_len=50)
+    assert text.encoded.tokens == [["Curie", "visited", "Paris", "."],
+                                   ["Roosevelt", "met", "the", "U", ".", "N", ".", "in", "Geneva", "."]]

@@ -123,7 +123,7 @@ class _TaggerText:
                 examples.append(Example(tokens=list(item.tokens[:max_len])))
                 continue
             text = item.text if isinstance(item, Example) else item
-            for sentence in split_sentences(text or ""):
+            for sentence in split_sentences(pipe._clean_text(pipe.config, text or "")):   # encode.strip_html
                 words = ([w for w, _, _ in pipe.tokenizer.spans(sentence)] if hasattr(pipe.tokenizer, "spans")
                          else pipe.tokenizer.tokenize(sentence))
                 if words:
