@@ -499,6 +499,20 @@ class Pipeline:
                             "top": ranked})
         return results
 
+    def written_spans(self, text: str) -> list[tuple[str, int, int]]:
+        """A plain text's words as a tagger reads them, with their character offsets (start, end): the words as
+        written, for the characters and casing features, even where the tokenizer lower-cases (normalize_tokens
+        lower-cases the word ids as in training)."""
+        if isinstance(self.tokenizer, WordTokenizer):
+            return self.tokenizer.spans(text)
+        pieces, at = [], 0
+        for token in self.tokenizer.tokenize(text):
+            start = text.find(token, at) if token.strip() else at
+            start = at if start < 0 else start
+            pieces.append((token, start, start + len(token)))
+            at = start + len(token)
+        return pieces
+
     def tag(self, texts: Iterable[str]) -> list[dict]:
         """Tokens, tags and entity spans with character offsets for plain texts."""
         from textrnn.corpus import Example
@@ -506,20 +520,7 @@ class Pipeline:
 
         self._require("tag", "tag")
         texts = list(texts)
-        if isinstance(self.tokenizer, WordTokenizer):
-            # spans are the words as written: the characters and casing features need them, and
-            # normalize_tokens lower-cases the word ids as in training
-            spans = [self.tokenizer.spans(text)[:PREDICT_MAX_TOKENS] for text in texts]
-        else:
-            spans = []
-            for text in texts:
-                pieces, at = [], 0
-                for token in self.tokenizer.tokenize(text)[:PREDICT_MAX_TOKENS]:
-                    start = text.find(token, at) if token.strip() else at
-                    start = at if start < 0 else start
-                    pieces.append((token, start, start + len(token)))
-                    at = start + len(token)
-                spans.append(pieces)
+        spans = [self.written_spans(text)[:PREDICT_MAX_TOKENS] for text in texts]
         examples = [Example(tokens=[t for t, _, _ in s]) for s in spans]
         encoded = tag.encode(self, examples, with_labels=False)
         paths, _ = tag.decode(self, encoded)

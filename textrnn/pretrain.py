@@ -124,8 +124,7 @@ class _TaggerText:
                 continue
             text = item.text if isinstance(item, Example) else item
             for sentence in split_sentences(pipe._clean_text(pipe.config, text or "")):   # encode.strip_html
-                words = ([w for w, _, _ in pipe.tokenizer.spans(sentence)] if hasattr(pipe.tokenizer, "spans")
-                         else pipe.tokenizer.tokenize(sentence))
+                words = [w for w, _, _ in pipe.written_spans(sentence)]
                 if words:
                     examples.append(Example(tokens=words[:max_len]))
         self.encoded = tag.encode(pipe, examples, with_labels=False)
@@ -143,7 +142,7 @@ class _TaggerText:
         from textrnn.tasks import tag
 
         batch = tag.make_batch(self.pipe, self.encoded, self.encoded.rows(), index).to(device)
-        return batch.ids, batch.lengths.cpu(), {"chars": batch.chars, "casing": batch.casing, "context": batch.context}
+        return batch.ids, batch.lengths, {"chars": batch.chars, "casing": batch.casing, "context": batch.context}
 
     @staticmethod
     def states(member, ids: torch.Tensor, lengths: torch.Tensor, inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
