@@ -63,6 +63,8 @@ class TaggerConfig:
     char_hidden: int = 50
     char_vocab_size: int = 0
     char_kernel: int = 3
+    char_dropout: float = 0.0        # dropout on each word's character features while training (Lample et al. 2016
+                                     # drop the joined word and character vector; the word vector has its own)
     casing_dim: int = 0              # >0: an embedding of casing_class(token), from `casing` (B, T)
     context_dim: int = 0             # >0: given features of this width per word, from `context` (B, T, context_dim):
                                      # the pipeline's contextual character features (textrnn/context.py)
@@ -136,6 +138,10 @@ class Tagger(nn.Module):
         if config.casing_dim > 0:
             self.casing = nn.Embedding(NUM_CASINGS, config.casing_dim, padding_idx=0)
             width += config.casing_dim
+        for name in ("char_dropout", "context_dropout"):
+            if not 0.0 <= getattr(config, name) < 1.0:
+                raise ConfigError(f"model.{name} must lie in [0, 1), got {getattr(config, name)}")
+        self.char_dropout = Dropout(config.char_dropout)
         self.context_dropout = Dropout(config.context_dropout)
         width += config.context_dim
         self.rnn = Recurrent(config.cell, width, config.hidden_dim, config.num_layers, config.bidirectional,
@@ -166,7 +172,7 @@ class Tagger(nn.Module):
         if self.chars is not None:
             if chars is None:
                 raise ValueError("this tagger uses character features: pass chars (B, T, W) character ids")
-            parts.append(self.chars(chars))                                    # (B, T, char features)
+            parts.append(self.char_dropout(self.chars(chars)))                 # (B, T, char features)
         if self.casing is not None:
             if casing is None:
                 raise ValueError("this tagger uses casing features: pass casing (B, T) ids from casing_class")
