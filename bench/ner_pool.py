@@ -18,22 +18,18 @@ import json
 import sys
 
 from textrnn.corpus import load_corpus
+from textrnn.models.ensemble import members_of
 from textrnn.models.tagger import Tagger, TaggerEnsemble
 from textrnn.pipeline import load
 from textrnn.tasks import tag
 
 
-def taggers_of(pipe) -> list[Tagger]:
-    model = pipe.model
-    return list(model.members) if isinstance(model, TaggerEnsemble) else [model]
-
-
 def mismatch(first, other) -> str | None:
     """What keeps ``other``'s taggers from reading ``first``'s batches, or None."""
-    for name, a, b in (("vocabulary", first.vocab.itos, other.vocab.itos), ("tag set", first.labels.itos, other.labels.itos),
-                       ("character vocabulary", getattr(first.char_vocab, "itos", None),
-                        getattr(other.char_vocab, "itos", None))):
-        if a != b:
+    for name, same in (("vocabulary", first.vocab == other.vocab),
+                       ("character vocabulary", first.char_vocab == other.char_vocab),
+                       ("tag set", first.labels.itos == other.labels.itos)):
+        if not same:
             return name
     return None
 
@@ -61,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.each:
         for run, pipe in zip(args.runs, pipes, strict=True):
-            for k, tagger in enumerate(taggers_of(pipe)):
+            for k, tagger in enumerate(members_of(pipe.model)):
                 print(json.dumps({"run": run, "tagger": k, "f1": f1([tagger])}), flush=True)
     pool: list[Tagger] = []
     for n, (run, pipe) in enumerate(zip(args.runs, pipes, strict=True), 1):
-        taggers = taggers_of(pipe)
+        taggers = members_of(pipe.model)
         if args.pick is not None:
             if not 0 <= args.pick < len(taggers):
                 print(f"ner_pool: {run} has {len(taggers)} tagger(s): --pick takes 0 to {len(taggers) - 1}",

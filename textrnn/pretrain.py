@@ -160,12 +160,12 @@ def pretrain_encoder(pipe, items: list, config: PretrainConfig, run_dir: str | P
     texts, or examples (a tagger's come with their tokens); see the module's docstring. Returns a report."""
     from textrnn.encode import bucket_batches
     from textrnn.models.classifier import Classifier
-    from textrnn.models.ensemble import Ensemble
+    from textrnn.models.ensemble import members_of
     from textrnn.models.tagger import Tagger
     from textrnn.train import autocast_dtype, set_threads
 
     model = pipe.model
-    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    members = members_of(model)
     if not all(isinstance(m, Classifier | Tagger) for m in members):
         raise ConfigError("pretrain: a language-model pretraining of the encoder is for classifiers and taggers; "
                           "set pretrain.minutes = 0")

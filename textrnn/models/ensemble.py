@@ -35,6 +35,11 @@ class Ensemble(nn.Module):
         return mean, (torch.stack(losses).mean() if losses[0] is not None else None)
 
 
+def members_of(model: nn.Module) -> list[nn.Module]:
+    """An ensemble's members, or the model itself as the one member."""
+    return list(model.members) if isinstance(model, Ensemble) else [model]
+
+
 def one_or_ensemble(make: Callable[[], nn.Module], members: int, ensemble: type[Ensemble] = Ensemble) -> nn.Module:
     """``make()`` once (``members == 1``), or an ``ensemble`` of ``members`` models it makes."""
     if members < 1:
