@@ -116,7 +116,7 @@ def test_a_lower_casing_sentencepiece_lower_cases_every_text_it_encodes(tmp_path
     assert lower.tokenize("The Apple") == lower.tokenize("the apple")
     assert not any(piece.startswith("<0x") for piece in lower.tokenize("The Apple"))   # no byte pieces for capitals
     lower.save_model(tmp_path / "spm.model")
-    again = tokenizer_from_config(lower.config(), tmp_path)
+    again = tokenizer_from_config(lower.config(), tmp_path / "spm.model")
     assert again.lower and again.tokenize("PEAR") == lower.tokenize("pear")
 
 
@@ -125,14 +125,14 @@ def test_configs_save_and_load(tmp_path, spm):
         again = tokenizer_from_config(tokenizer.config())
         assert again.config() == tokenizer.config()
     spm.save_model(tmp_path / "spm.model")
-    again = tokenizer_from_config(spm.config(), tmp_path)
+    again = tokenizer_from_config(spm.config(), tmp_path / "spm.model")
     assert again.tokenize("나는 밥을 먹었다") == spm.tokenize("나는 밥을 먹었다")
 
 
 def test_a_file_that_is_not_a_sentencepiece_model_is_refused(tmp_path):
     (tmp_path / "spm.model").write_bytes(b"this is not a model")
     with pytest.raises(PipelineError, match="sentencepiece"):
-        tokenizer_from_config({"kind": "sentencepiece"}, tmp_path)
+        tokenizer_from_config({"kind": "sentencepiece"}, tmp_path / "spm.model")
 
 
 def test_bpe_trains_too():

@@ -136,6 +136,14 @@ def info(run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")]
     _emit(value, as_json, text)
 
 
+@app.command()
+def repair(run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")]) -> None:
+    """Finish a save that was cut off while moving its files in (loading reads it as saved but never writes)."""
+    from textrnn.pipeline import repair as finish
+
+    print(f"{run_dir}: " + ("finished the interrupted save" if finish(run_dir) else "nothing to repair"))
+
+
 def _read_texts(texts: list[str] | None, file: Path | None, text_field: str = "text"):
     """Texts from arguments, or streamed from a file (one per line, or JSON lines with a text field)."""
     if texts:

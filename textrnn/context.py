@@ -192,8 +192,9 @@ class ContextFeatures:
         return names
 
     @classmethod
-    def read(cls, folder: Path, config: ContextConfig) -> ContextFeatures:
-        """The features saved by ``write`` in ``folder`` (their checksums checked by the pipeline's load)."""
+    def read(cls, files: dict[str, Path], config: ContextConfig) -> ContextFeatures:
+        """The features saved by ``write``, read from ``files`` (where each saved file is; their checksums checked
+        by the pipeline's load)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -204,7 +205,7 @@ class ContextFeatures:
 
         models, vocabs = {}, {}
         for direction in DIRECTIONS:
-            weights, chars = folder / f"context_{direction}.safetensors", folder / f"context_{direction}.json"
+            weights, chars = files[f"context_{direction}.safetensors"], files[f"context_{direction}.json"]
             for path in (weights, chars):
                 if not path.exists():
                     raise PipelineError(f"{path}: missing; the pipeline's context features need it (copy the whole "

@@ -13,7 +13,8 @@ This is the only module that knows the saved format::
 
 A save is all or nothing (``fileio.save_together``): the files are written into a staging folder, a commit file
 lists them, and they are renamed into place with ``config.json`` last, holding the checksums of the others; a save
-cut off while renaming is finished by the next load or save, and ``load`` checks every file against ``config.json``.
+cut off while renaming is read as committed by a load (which never writes) and finished by the next save or
+``repair``; ``load`` checks every file against ``config.json``.
 """
 from __future__ import annotations
 
@@ -34,7 +35,15 @@ from textrnn.bulk import collector_paused
 from textrnn.config import from_dict, to_dict
 from textrnn.context import ContextConfig, ContextFeatures
 from textrnn.errors import ConfigError, DataError, PipelineError
-from textrnn.fileio import atomic_write, atomic_write_json, clean_temporaries, finish_saving, save_together
+from textrnn.fileio import (
+    atomic_write,
+    atomic_write_json,
+    check_name,
+    clean_temporaries,
+    committed_files,
+    finish_saving,
+    save_together,
+)
 from textrnn.models import MODELS
 from textrnn.tasks import task_module
 from textrnn.tokenize import CharTokenizer, SentencePieceTokenizer, WordTokenizer, tokenizer_from_config
@@ -43,6 +52,10 @@ from textrnn.vocab import EOS_ID, LabelVocab, Vocab
 
 FORMAT_VERSION = 1
 MODEL_OF_TASK = {"classify": "classifier", "tag": "tagger", "lm": "lm", "regress": "regressor"}
+# the files a saved pipeline may hold: nothing else is ever moved into or read from a run folder
+SAVED_FILES = frozenset({"config.json", "vocab.json", "labels.json", "chars.json", "model.safetensors", "spm.model",
+                         "metrics.json", "context_forward.safetensors", "context_forward.json",
+                         "context_backward.safetensors", "context_backward.json"})
 PREDICT_MAX_TOKENS = 5000   # texts longer than this at prediction time keep their first 5,000 tokens (documented)
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
@@ -566,7 +579,7 @@ class Pipeline:
         if not is_main():
             return run_dir
         clean_temporaries(run_dir)
-        save_together(run_dir, lambda staging: self._write_files(staging, metrics))
+        save_together(run_dir, lambda staging: self._write_files(staging, metrics), SAVED_FILES.__contains__)
         return run_dir
 
     def _write_files(self, folder: Path, metrics: dict | None) -> list[str]:
@@ -612,12 +625,10 @@ class Pipeline:
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise PipelineError(f"{run_dir}: no such run directory; train one with 'textrnn run RECIPE --out {run_dir}'")
-        try:
-            finish_saving(run_dir)     # a save cut off after its commit point: move its last files in
-        except OSError as error:
-            raise PipelineError(f"{run_dir}: a save was cut off while moving its files in, and finishing it failed "
-                                f"({error.strerror or error}); load it once with write access to the folder") from None
-        path = run_dir / "config.json"
+        # a save cut off while moving its files in is read as it committed, and never finished here: a reader
+        # writes nothing (the next save, or 'textrnn repair', finishes it)
+        where = {name: run_dir / name for name in SAVED_FILES} | committed_files(run_dir, SAVED_FILES.__contains__)
+        path = where["config.json"]
         if not path.exists():
             raise PipelineError(f"{path}: missing; {run_dir} is not a saved textrnn pipeline (or its save never finished)")
         try:
@@ -638,9 +649,7 @@ class Pipeline:
         if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
             raise PipelineError(f"{path}: 'files' must map file names to sha256 checksums")
         for name, digest in files.items():
-            if "/" in name or "\\" in name or name.startswith("."):
-                raise PipelineError(f"{path}: file name {name!r} is not allowed")
-            file_path = run_dir / name
+            file_path = where[check_name(name, SAVED_FILES.__contains__, path)]
             if not file_path.exists():
                 raise PipelineError(f"{file_path}: missing; copy the whole run directory or save the pipeline again")
             if _sha256(file_path) != digest:
@@ -652,9 +661,9 @@ class Pipeline:
             raise PipelineError(f"{path}: {error}") from None
         if config.task not in MODEL_OF_TASK:
             raise PipelineError(f"{path}: unknown task {config.task!r}")
-        vocab = Vocab.load(run_dir / "vocab.json") if "vocab.json" in files else None
-        labels = LabelVocab.load(run_dir / "labels.json") if "labels.json" in files else None
-        char_vocab = Vocab.load(run_dir / "chars.json") if "chars.json" in files else None
+        vocab = Vocab.load(where["vocab.json"]) if "vocab.json" in files else None
+        labels = LabelVocab.load(where["labels.json"]) if "labels.json" in files else None
+        char_vocab = Vocab.load(where["chars.json"]) if "chars.json" in files else None
         if vocab is not None and vocab_size != len(vocab):
             raise PipelineError(f"{run_dir / 'vocab.json'}: holds {len(vocab)} tokens but config.json says {vocab_size}")
         if config.task in ("classify", "tag", "lm") and vocab is None:
@@ -664,18 +673,18 @@ class Pipeline:
         if tokenizer_config is not None and "lower" not in tokenizer_config:
             # older saves kept sentencepiece's lower-casing only in the pipeline's tokenizer settings
             tokenizer_config = {**tokenizer_config, "lower": bool(config.tokenizer.lower)}
-        tokenizer = tokenizer_from_config(tokenizer_config, run_dir) if tokenizer_config is not None else None
+        tokenizer = tokenizer_from_config(tokenizer_config, where["spm.model"]) if tokenizer_config is not None else None
         try:
             pipe = cls(config, tokenizer, vocab, labels, char_vocab)
         except (ConfigError, TypeError, ValueError) as error:
             raise PipelineError(f"{path}: the model settings do not build a model ({error})") from None
         try:
-            weights = load_file(str(run_dir / "model.safetensors"))
+            weights = load_file(str(where["model.safetensors"]))
         except (SafetensorError, OSError, ValueError) as error:
-            raise PipelineError(f"{run_dir / 'model.safetensors'}: not a readable safetensors file ({error})") from None
-        _load_weights(pipe.model, weights, run_dir / "model.safetensors", vocab)
+            raise PipelineError(f"{where['model.safetensors']}: not a readable safetensors file ({error})") from None
+        _load_weights(pipe.model, weights, where["model.safetensors"], vocab)
         if config.context.hidden_dim > 0:
-            pipe.context = ContextFeatures.read(run_dir, config.context)
+            pipe.context = ContextFeatures.read(where, config.context)
         pipe.model.eval()
         return pipe.to(device)
 
@@ -741,6 +750,17 @@ def entities(text: str, spans: list[tuple[str, int, int]], tags: list[str]) -> l
     for entity in found:
         entity["text"] = text[entity["start"]:entity["end"]]
     return [{"text": e["text"], "type": e["type"], "start": e["start"], "end": e["end"]} for e in found]
+
+
+def repair(run_dir: str | Path) -> bool:
+    """Finish a save that was cut off while moving its files in, as the next save would (``textrnn repair``); True
+    when there was one. Loading never does this: a reader writes nothing. Raises PipelineError for a commit file
+    that names anything but the run's own files."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise PipelineError(f"{run_dir}: no such run directory")
+    clean_temporaries(run_dir)
+    return finish_saving(run_dir, SAVED_FILES.__contains__)
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> Pipeline:

@@ -239,8 +239,8 @@ def _train_sentencepiece(spm, sentences: list[str], model, vocab_size: int, mode
 TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
 
 
-def tokenizer_from_config(config: dict, folder: str | Path | None = None):
-    """Rebuild a tokenizer from ``config()``; sentencepiece reads ``spm.model`` in ``folder``."""
+def tokenizer_from_config(config: dict, model_file: str | Path | None = None):
+    """Rebuild a tokenizer from ``config()``; sentencepiece reads its model from ``model_file`` (a run's spm.model)."""
     if not isinstance(config, dict) or not isinstance(config.get("kind"), str):
         raise PipelineError("tokenizer config must be an object with a 'kind' string")
     kind = config["kind"]
@@ -248,9 +248,9 @@ def tokenizer_from_config(config: dict, folder: str | Path | None = None):
     if not isinstance(lower, bool):
         raise PipelineError("tokenizer 'lower' must be true or false")
     if kind == "sentencepiece":
-        if folder is None:
-            raise PipelineError("a sentencepiece tokenizer needs the folder holding spm.model")
-        path = Path(folder) / "spm.model"
+        if model_file is None:
+            raise PipelineError("a sentencepiece tokenizer needs its spm.model file")
+        path = Path(model_file)
         if not path.exists():
             raise PipelineError(f"{path}: missing sentencepiece model; copy the whole run directory")
         return SentencePieceTokenizer(path.read_bytes(), config.get("model_type", "unigram"), lower=lower)
