@@ -15,7 +15,7 @@ import time
 import torch
 from common import machine, record, today
 
-from textrnn.train import cpu_has_bf16
+from textrnn.train.device import cpu_has_bf16
 
 # (name, hidden, layers, batch, steps, output classes): the recipes' shapes
 SHAPES = [

@@ -15,8 +15,8 @@ import torch
 from common import machine, record, today
 
 from textrnn.embeddings import EmbeddingConfig
-from textrnn.generate import GenerationConfig, generate
 from textrnn.models.lm import LanguageModel, LMConfig
+from textrnn.tasks.lm.sampling import GenerationConfig, generate
 from textrnn.tokenize import CharTokenizer
 from textrnn.vocab import SPECIALS, Vocab
 

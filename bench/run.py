@@ -1,6 +1,6 @@
 """Train recipes with their default configuration, evaluate them, and record the results.
 
-    python bench/run.py [--recipes hello multiply ...] [--quick] [-s key=value ...]
+    python bench/run.py [--recipes hello multiply ...] [--quick] [--seed N] [-s key=value ...]
     python bench/run.py --recipes ner --from-run runs/ner -s key=value ...   # record a finished run
 
 Each recipe runs in its own process (`textrnn run NAME`) so its peak memory is its own; ``--from-run`` instead
@@ -43,7 +43,7 @@ CHILD = """
 import json, resource, sys, time
 from textrnn.recipes import run_recipe
 began = time.time()
-metrics = run_recipe(sys.argv[1], sys.argv[4:], quick=sys.argv[2] == "1", out=sys.argv[3], quiet=False)
+metrics = run_recipe(sys.argv[1], sys.argv[4:], quick=sys.argv[2] == "1", out=sys.argv[3], overwrite=True, quiet=False)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("BENCH " + json.dumps({"metrics": metrics, "peak_mb": peak, "wall": time.time() - began}))
 """
@@ -61,11 +61,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("-s", "--set", action="append", default=[])
     parser.add_argument("--from-run", help="record this finished run directory of the (one) recipe instead of training")
+    parser.add_argument("--seed", type=int, default=None, help="train.seed of the run (a row per seed)")
     args = parser.parse_args()
     if args.from_run and len(args.recipes) != 1:
         parser.error("--from-run records one recipe's run: name exactly one in --recipes")
+    if args.seed is not None:
+        args.set = [*args.set, f"train.seed={args.seed}"]
     for name in args.recipes:
-        out = ROOT / "bench" / "_work" / name
+        out = ROOT / "bench" / "_work" / (name if args.seed is None else f"{name}-seed{args.seed}")
         began = time.time()
         if args.from_run:
             out = Path(args.from_run)
@@ -98,7 +101,7 @@ def main() -> None:
                "device": metrics.get("device"), "machine": machine(), "commit": commit(), "date": today(),
                "command": f"textrnn run {name}" + (" --quick" if args.quick else "")
                           + "".join(f" -s {s}" for s in args.set),
-               "overrides": args.set}
+               "overrides": args.set, "seed": args.seed}
         if args.from_run:
             row["recorded_from"] = str(out)
         if name == "energy":
@@ -110,7 +113,9 @@ def main() -> None:
         if name == "sine":
             row["extra"] = {"baseline_last_value_mse": metrics["baseline_last_value"]["mse"],
                             **{m: v["mse"] for m, v in metrics["models"].items()}}
-        record("recipes", row, ("recipe", "quick"))
+        if "test" in metrics and name not in ("energy",):
+            row["test_value"] = dig({"valid": metrics["test"]}, path)
+        record("recipes", row, ("recipe", "quick", "seed"))
         print(json.dumps({k: row[k] for k in ("recipe", "metric", "value", "seconds", "peak_memory_mb")}))
 
 

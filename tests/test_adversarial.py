@@ -2,12 +2,12 @@
 import pytest
 import torch
 
-from textrnn.adversarial import EmbeddingAdversary
 from textrnn.embeddings import EmbeddingConfig, LearnedEmbedding
 from textrnn.encode import Batch
 from textrnn.errors import ConfigError
 from textrnn.models.classifier import ClassifierConfig, build_classifier
 from textrnn.train import TaskLoop, TrainConfig, fit
+from textrnn.train.adversarial import EmbeddingAdversary
 
 
 def classifier(members=1):

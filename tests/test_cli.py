@@ -78,4 +78,4 @@ def test_hello_runs_and_tag_on_it_is_refused_cleanly(tmp_path):
     info = cli("info", str(out), "--json")
     assert json.loads(info.stdout)["task"] == "tag"
     wrong = cli("predict", str(out), "some text")
-    assert wrong.returncode == 2 and "needs a classify pipeline" in wrong.stderr
+    assert wrong.returncode == 2 and "needs a classify or regress pipeline, but this one is a tag" in wrong.stderr

@@ -147,7 +147,7 @@ def test_empty_gzip_file(tmp_path):
 def test_not_utf8_names_file_line_and_offset_and_replace_reads_it(tmp_path):
     path = tmp_path / "latin.txt"
     path.write_bytes(b"first\nsecond caf\xe9\nthird\n")
-    with pytest.raises(DataError, match=r"latin\.txt:2: not UTF-8 \(byte 0xe9 at offset 16\).*errors='replace'"):
+    with pytest.raises(DataError, match=r"latin\.txt:2: not UTF-8 \(byte 0xe9 at offset 16\); save the file as UTF-8"):
         read_examples(path)
     examples = read_examples(path, errors="replace")
     assert [e.text for e in examples] == ["first", "second caf\ufffd", "third"]
@@ -565,3 +565,13 @@ def test_real_energy():
     assert str(series.hours[0]) == "2004-10-01T01" and str(series.hours[-1]) == "2018-08-03T00"
     assert np.all(np.diff(series.hours).astype(int) == 1) and not np.isnan(series.values).any()
     assert 9581 <= series.values.min() and series.values.max() <= 25695
+
+
+def test_conll_reader_numbers_the_documents(tmp_path):
+    path = tmp_path / "two.conll"
+    path.write_text("-DOCSTART- -X- O\n\nParis NNP B-LOC\n\nRome NNP B-LOC\n\n-DOCSTART- -X- O\n\n"
+                    "Bonn NNP B-LOC\n", encoding="utf-8")
+    assert [e.meta["doc"] for e in read_examples(path)] == [0, 0, 1]
+    plain = tmp_path / "plain.conll"
+    plain.write_text("Paris NNP B-LOC\n\nRome NNP B-LOC\n", encoding="utf-8")
+    assert all("doc" not in e.meta for e in read_examples(plain))

@@ -8,7 +8,7 @@ from conftest import needs_data
 
 from textrnn.corpus import load_corpus
 from textrnn.demo import COURSE_BLANKS, ENGLISH_BLANKS, ENGLISH_CHOICES, KOREAN_CHOICES, NEWS_BLANKS, NEWS_CHOICES
-from textrnn.generate import parse_blank
+from textrnn.tasks.lm.fill import parse_blank
 
 
 @pytest.mark.parametrize("items", [KOREAN_CHOICES, ENGLISH_CHOICES, NEWS_CHOICES], ids=["korean", "english", "news"])

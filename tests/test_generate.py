@@ -16,17 +16,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from textrnn.errors import ConfigError, TextrnnError
-from textrnn.generate import (
-    GenerationConfig,
-    _runs_into,
-    complete,
-    generate,
-    generate_ids,
-    parse_blank,
-    rank,
-    score,
-    word_start,
-)
+from textrnn.tasks.lm.fill import _runs_into, complete, parse_blank, word_start
+from textrnn.tasks.lm.sampling import GenerationConfig, generate, generate_ids
+from textrnn.tasks.lm.scoring import rank, score
 from textrnn.tokenize import CharTokenizer, SentencePieceTokenizer, WordTokenizer
 from textrnn.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocab
 

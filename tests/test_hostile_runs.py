@@ -15,6 +15,7 @@ import textrnn
 from textrnn.cli import main
 from textrnn.corpus import Example
 from textrnn.pipeline import Pipeline
+from textrnn.runfiles import _write_files
 
 TEXTS = ["crude oil prices rose", "the bank cut its rate"]
 
@@ -163,7 +164,7 @@ def test_an_interrupted_save_is_read_as_committed_and_only_repair_finishes_it(tr
     newer.config.meta["note"] = "the newer save"
     staging = tmp_path / "staged"
     staging.mkdir()
-    names = newer._write_files(staging, None)
+    names = _write_files(newer, staging, None)
     (run / ".staging").mkdir()
     for name in names:                                        # the first files were moved in, config.json was not
         shutil.copy(staging / name, (run if name == "model.safetensors" else run / ".staging") / name)

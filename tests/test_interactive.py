@@ -28,7 +28,7 @@ import dataclasses, os, sys
 from textrnn.interactive import run_interactive
 
 if os.environ.get("REAL_SETTINGS"):
-    from textrnn.generate import GenerationConfig as Settings
+    from textrnn.tasks.lm.sampling import GenerationConfig as Settings
 else:
     @dataclasses.dataclass
     class Settings:
@@ -110,7 +110,7 @@ def test_generation_errors_and_interrupts_are_clean():
 
 
 def test_generation_config_checks_apply(tmp_path):
-    from textrnn.generate import GenerationConfig
+    from textrnn.tasks.lm.sampling import GenerationConfig
 
     status, out = run(":temperature 0\n:top-k 3\nx\n", settings=GenerationConfig(max_tokens=5))
     assert status == 0 and out[-1] == "x <<X t=0.0 k=3 p=1.0 max=5 beam=1>>"

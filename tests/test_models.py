@@ -389,26 +389,6 @@ def test_tagger_ensemble_decodes_from_its_members_mean(crf):
         assert paths == [row[:n] for row, n in zip(mean.argmax(-1).tolist(), lengths.tolist(), strict=True)]
 
 
-def test_tagger_char_dropout_drops_character_features_in_training_only():
-    config = TaggerConfig(embedding=SMALL, hidden_dim=6, char_dim=4, char_hidden=5, char_vocab_size=12, char_dropout=0.5)
-    model = Tagger(config, VOCAB, 3)
-    ids, lengths, extra = tagger_inputs(model, [6, 4])
-    model.eval()
-    torch.testing.assert_close(model(ids, lengths, **extra)[0], model(ids, lengths, **extra)[0])
-    features = model.chars(extra["chars"])
-    model.train()
-    dropped = model.char_dropout(features)
-    zeroed = (dropped == 0) & (features != 0)
-    assert 0 < int(zeroed.sum()) < features.numel()
-    torch.testing.assert_close(dropped[~zeroed], 2 * features[~zeroed])     # the kept ones scaled by 1 / (1 - p)
-    first, second = model(ids, lengths, **extra)[0], model(ids, lengths, **extra)[0]   # nothing else drops here
-    assert not torch.allclose(first, second)
-    assert_all_learn(model, model(ids, lengths, torch.randint(0, 3, ids.shape), **extra)[1])
-    for wrong in (-0.1, 1.0):
-        with pytest.raises(ConfigError, match="model.char_dropout"):
-            Tagger(TaggerConfig(embedding=SMALL, char_dim=4, char_vocab_size=12, char_dropout=wrong), VOCAB, 3)
-
-
 def test_tagger_needs_its_features():
     model = Tagger(TaggerConfig(embedding=SMALL, hidden_dim=4, char_dim=3, char_vocab_size=9), VOCAB, 3)
     with pytest.raises(ValueError, match="chars"):

@@ -11,7 +11,6 @@ import textrnn
 from textrnn.corpus import Example
 from textrnn.errors import DataError, PipelineError
 from textrnn.pipeline import Pipeline
-from textrnn.tasks.classify import make_batch
 from textrnn.tasks.tag import make_batch as make_tag_batch
 
 TEXTS = ["great film , loved it", "awful film , hated it", "wonderful acting", "boring story"]
@@ -41,7 +40,7 @@ def test_save_load_gives_identical_predictions(classifier, tmp_path):
     assert [r["label"] for r in before] == [r["label"] for r in after]
     for a, b in zip(before, after, strict=True):
         assert a["probability"] == pytest.approx(b["probability"], abs=1e-6)
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["format_version"] == 1
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["format_version"] == 2
 
 
 def test_predict_shape_and_unknown_words(classifier):
@@ -113,7 +112,7 @@ def test_vocabulary_size_that_does_not_match_the_weights(saved):
     vocab = json.loads((saved / "vocab.json").read_text()) + ["extra1", "extra2"]
     _rewrite(saved, "vocab.json", json.dumps(vocab).encode())
     config = json.loads((saved / "config.json").read_text())
-    config["vocab_size"] = len(vocab)
+    config["parts"]["vocab"]["size"] = len(vocab)
     (saved / "config.json").write_text(json.dumps(config))
     with pytest.raises(PipelineError, match=f"vocabulary has {len(vocab)} tokens but the weights expect {len(vocab) - 2}"):
         textrnn.load(saved)
@@ -144,14 +143,14 @@ def test_safetensors_with_wrong_shapes(saved, classifier):
 def test_a_failed_save_keeps_the_previous_model(classifier, tmp_path, monkeypatch):
     run = classifier.save(tmp_path / "run")
     good = (run / "model.safetensors").read_bytes()
-    import textrnn.pipeline
+    import textrnn.runfiles
 
     def explode(model, path):
         with open(path, "wb") as f:
             f.write(b"half")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(textrnn.pipeline, "_write_weights", explode)
+    monkeypatch.setattr(textrnn.runfiles, "write_weights", explode)
     with pytest.raises(OSError):
         classifier.save(run)
     assert (run / "model.safetensors").read_bytes() == good
@@ -178,7 +177,7 @@ def test_tagger_and_lm_roundtrip(tmp_path, conll_file, text_file):
 
     lines = Corpus.from_files(train=text_file, task="lm")
     lm = Pipeline.for_task("lm", lines, model={"hidden_dim": 16, "num_layers": 1, "embedding": {"dim": 16}},
-                           lm={"bptt": 8}, train_config={"epochs": 1, "batch_size": 4}, quiet=True)
+                           settings={"bptt": 8}, train_config={"epochs": 1, "batch_size": 4}, quiet=True)
     lm.fit(corpus=lines, quiet=True)
     lm.save(tmp_path / "lm")
     again = textrnn.load(tmp_path / "lm", device=str(lm.device))
@@ -264,13 +263,13 @@ def test_words_of_the_extra_text_join_the_vocabulary_with_their_word2vec_vectors
     train = labelled_examples()
     extra = ["a superb film , superb acting", "a superb story", "rare word"] * 3
     settings = dict(train=train, model={"hidden_dim": 8, "embedding": {"kind": "word2vec", "dim": 8, "epochs": 1,
-                                                                       "workers": 1}}, word2vec_extra=extra, quiet=True)
+                                                                       "workers": 1}}, extra_text=extra, quiet=True)
     plain = Pipeline.for_task("classify", **settings)
     assert "superb" not in plain.vocab
     wider = Pipeline.for_task("classify", vocab={"extra_min_freq": 4}, **settings)
     assert "superb" in wider.vocab and "rare" not in wider.vocab       # 9 times against 3
     assert wider.vocab.itos[: len(plain.vocab)] == plain.vocab.itos
-    row = wider._word_embedding().weight[wider.vocab.stoi["superb"]]
+    row = wider.word_embeddings()[0].weight[wider.vocab.stoi["superb"]]
     assert row.abs().sum() > 0 and wider.word2vec_report["vocab_coverage"] == 1.0
 
 
@@ -280,7 +279,7 @@ def test_an_ensemble_trains_saves_and_loads_with_word2vec_in_every_member(tmp_pa
                              model={"hidden_dim": 8, "members": 2,
                                     "embedding": {"kind": "word2vec", "dim": 8, "epochs": 1, "workers": 1}},
                              train_config={"epochs": 1, "batch_size": 4})
-    tables = [e.weight.detach().clone() for e in pipe._word_embeddings()]
+    tables = [e.weight.detach().clone() for e in pipe.word_embeddings()]
     assert len(tables) == 2 and torch.equal(tables[0], tables[1])      # the same vectors start every member
     pipe.fit(train, train, quiet=True)
     pipe.save(tmp_path / "run")
@@ -293,16 +292,13 @@ def test_an_ensemble_trains_saves_and_loads_with_word2vec_in_every_member(tmp_pa
 def test_a_sentencepiece_lm_that_lower_cases_scores_capitals_as_in_training(tmp_path):
     lines = [Example(text=t) for t in ["the apple and pear salad was fresh", "we ate a pear today"] * 30]
     lm = Pipeline.for_task("lm", train=lines, tokenizer={"kind": "sentencepiece", "vocab_size": 300, "lower": True},
-                           model={"hidden_dim": 8, "num_layers": 1, "embedding": {"dim": 8}}, lm={"bptt": 8},
+                           model={"hidden_dim": 8, "num_layers": 1, "embedding": {"dim": 8}}, settings={"bptt": 8},
                            train_config={"epochs": 1, "batch_size": 4}, quiet=True)
     capital, lower = lm.score(["The apple", "the apple"])
     assert [t["token"] for t in capital["tokens"]] == [t["token"] for t in lower["tokens"]]
     lm.save(tmp_path / "lm")
-    # a save from before the tokenizer kept its own lower-casing still loads as one that lower-cases
-    config = json.loads((tmp_path / "lm" / "config.json").read_text())
-    assert config["tokenizer_config"].pop("lower") is True
-    (tmp_path / "lm" / "config.json").write_text(json.dumps(config))
     again = textrnn.load(tmp_path / "lm")
+    assert again.settings.bptt == 8
     assert again.tokenizer.lower and again.score(["The apple"])[0]["logprob"] == pytest.approx(lower["logprob"], abs=1e-5)
 
 
@@ -319,7 +315,7 @@ def test_a_save_cut_off_before_its_commit_leaves_the_old_pipeline(saved, classif
     def fail(model, path):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("textrnn.pipeline._write_weights", fail)
+    monkeypatch.setattr("textrnn.runfiles.write_weights", fail)
     with pytest.raises(OSError):
         classifier.save(saved)
     assert textrnn.load(saved).predict(TEXTS, top=2) == before
@@ -346,7 +342,7 @@ def test_a_save_cut_off_while_moving_its_files_in_is_read_by_a_load_and_finished
     with pytest.raises(KeyboardInterrupt):
         classifier.save(saved)
     monkeypatch.setattr(textrnn.fileio.os, "replace", replace)
-    assert moved == ["model.safetensors", "vocab.json"]
+    assert moved == ["model.safetensors", "labels.json"]
     again = textrnn.load(saved)
     assert (saved / ".staging").exists()          # a reader writes nothing
     for a, b in zip(again.predict(TEXTS, top=2), expected, strict=True):
@@ -354,47 +350,6 @@ def test_a_save_cut_off_while_moving_its_files_in_is_read_by_a_load_and_finished
     again.save(saved)
     assert not (saved / ".staging").exists()
     assert textrnn.load(saved).predict(TEXTS, top=2) == again.predict(TEXTS, top=2)
-
-
-def rated_examples() -> list[Example]:
-    """labelled_examples with a finer label, a star rating, in their meta (the last pair has none)."""
-    examples = [Example(text=e.text, label=e.label, meta={"rating": r}) for e, r in
-                zip(labelled_examples(), [9, 2, 7, 4] * 3 + [10, 1, None, None], strict=True)]
-    examples[-1].meta = {}
-    return examples
-
-
-def test_an_auxiliary_head_learns_the_finer_label_and_leaves_predictions_to_the_main_head(tmp_path):
-    train = rated_examples()
-    pipe = Pipeline.for_task("classify", train=train, quiet=True,
-                             model={"hidden_dim": 8, "embedding": {"dim": 8}, "aux_field": "rating", "aux_weight": 0.5},
-                             train_config={"epochs": 1, "batch_size": 4})
-    assert pipe.model_config.aux_labels == ["1", "2", "4", "7", "9", "10"]        # numbers in numeric order
-    assert pipe.model.aux.out_features == 6
-    encoded = pipe.encode(train)
-    assert encoded.aux.tolist()[:4] == [4, 1, 3, 2] and encoded.aux.tolist()[-2:] == [-1, -1]
-    batch = make_batch(encoded, [0, 1, 2, 3])
-    model = pipe.model.eval()
-    _, plain = model(batch.ids, batch.lengths, batch.targets)
-    _, both = model(batch.ids, batch.lengths, batch.targets, aux_targets=batch.aux)
-    last_states = model.rnn(model.embedding(batch.ids), batch.lengths)[1]          # the default pooling, "last"
-    expected = torch.nn.functional.cross_entropy(model.aux(last_states), batch.aux)
-    assert both.item() == pytest.approx(plain.item() + 0.5 * expected.item(), rel=1e-5)
-    _, none_rated = pipe.model(batch.ids, batch.lengths, batch.targets, aux_targets=torch.full((4,), -1))
-    assert none_rated.item() == pytest.approx(plain.item())                      # texts without a rating add nothing
-    pipe.fit(train, train, quiet=True)
-    pipe.save(tmp_path / "run")
-    again = textrnn.load(tmp_path / "run")
-    assert again.model_config.aux_labels == pipe.model_config.aux_labels
-    for a, b in zip(pipe.predict(TEXTS, top=2), again.predict(TEXTS, top=2), strict=True):
-        assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-6)
-
-
-def test_an_auxiliary_field_that_no_example_has_leaves_the_head_out(capsys):
-    pipe = Pipeline.for_task("classify", train=labelled_examples(),
-                             model={"hidden_dim": 8, "embedding": {"dim": 8}, "aux_field": "stars", "aux_weight": 0.5})
-    assert pipe.model.aux is None and pipe.encode(labelled_examples()).aux is None
-    assert "no train example has a 'stars' field" in capsys.readouterr().err
 
 
 def test_a_tagger_learns_the_middle_conll_columns_with_auxiliary_heads_and_tags_plain_text(tmp_path):
@@ -412,7 +367,7 @@ def test_a_tagger_learns_the_middle_conll_columns_with_auxiliary_heads_and_tags_
     assert pipe.model_config.aux_labels == [[".", "IN", "NNP", "VBD"], ["B-NP", "B-PP", "B-VP", "I-NP", "O"]]
     encoded = pipe.encode(corpus.train)
     assert encoded.aux[0].tolist() == [[2, 0], [2, 3], [3, 2], [2, 0]]
-    batch = make_tag_batch(pipe, encoded, encoded.rows(), [0, 1])
+    batch = make_tag_batch(pipe, encoded, [0, 1])
     assert batch.aux.shape == (2, 5, 2) and batch.aux[0, 4].tolist() == [-1, -1]   # padding has no value
     model = pipe.model.eval()
     _, plain = model(batch.ids, batch.lengths, batch.targets)

@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-import textrnn
 from textrnn.corpus import Example
-from textrnn.errors import ConfigError
+from textrnn.errors import ConfigError, TrainingError
 from textrnn.pipeline import Pipeline
-from textrnn.pretrain import WEIGHTS, targets
+from textrnn.pretrain import FOLDER, tagger_texts, targets
+from textrnn.train import CHECKPOINT
 
 TEXTS = ["great film , loved it", "awful film , hated it", "wonderful acting", "boring story"]
 UNLABELLED = ["the film was great and the acting was wonderful", "a boring story with awful acting",
@@ -61,15 +61,15 @@ def test_pretraining_trains_the_encoder_keeps_its_weights_and_a_resumed_run_load
     pipe = conv_classifier()
     head_before = pipe.model.output.weight.detach().clone()
     rnn_before = [p.detach().clone() for p in pipe.model.rnn.parameters()]
-    report = pipe.pretrain(UNLABELLED, minutes=0.02, batch_size=4, negatives=8, report_every=1000,
-                           run_dir=tmp_path, quiet=True)
-    assert report["steps"] > 0 and report["tokens"] > 0 and report["loss"] > 0
+    report = pipe.pretrain(UNLABELLED, epochs=2, batch_size=4, negatives=8, run_dir=tmp_path, quiet=True)
+    assert report["epochs"] == 2 and report["words"] > 0 and report["loss"] > 0
     assert torch.equal(pipe.model.output.weight, head_before)                    # the label head is left alone
     assert all(not torch.equal(p, q) for p, q in zip(pipe.model.rnn.parameters(), rnn_before, strict=True))
-    assert (tmp_path / WEIGHTS).exists()
+    assert (tmp_path / FOLDER / CHECKPOINT).exists()
     again = conv_classifier()
-    loaded = again.pretrain(UNLABELLED, minutes=5, run_dir=tmp_path, resume=True, quiet=True)
-    assert loaded == {"loaded": str(tmp_path / WEIGHTS)}                         # no five minutes spent again
+    loaded = again.pretrain(UNLABELLED, epochs=2, batch_size=4, negatives=8, run_dir=tmp_path, resume=True,
+                            quiet=True)
+    assert loaded["epochs"] == 2                                                 # finished: nothing run again
     for (name, a), b in zip(pipe.model.state_dict().items(), again.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     again.fit(labelled_examples(), labelled_examples(), quiet=True)
@@ -80,33 +80,34 @@ def test_pretraining_reduces_the_sampled_loss_of_a_recurrent_layer_without_a_con
     torch.manual_seed(0)
     pipe = Pipeline.for_task("classify", train=labelled_examples(), quiet=True,
                              model={"hidden_dim": 16, "embedding": {"dim": 16}})
-    first = pipe.pretrain(UNLABELLED, minutes=0.002, batch_size=8, negatives=16, report_every=1, quiet=True)
-    later = pipe.pretrain(UNLABELLED, minutes=0.05, batch_size=8, negatives=16, report_every=1, quiet=True)
+    first = pipe.pretrain(UNLABELLED, epochs=1, batch_size=8, negatives=16, quiet=True)
+    later = pipe.pretrain(UNLABELLED, epochs=10, batch_size=8, negatives=16, quiet=True)
     assert later["loss"] < first["loss"]
 
 
 def test_pretraining_refuses_what_it_cannot_do(tmp_path):
-    with pytest.raises(ConfigError, match="minutes"):
-        conv_classifier().pretrain(UNLABELLED, minutes=0)
+    with pytest.raises(ConfigError, match="epochs"):
+        conv_classifier().pretrain(UNLABELLED, epochs=0)
     lm = Pipeline.for_task("lm", train=[Example(text=t) for t in UNLABELLED], quiet=True, model={"hidden_dim": 8})
-    with pytest.raises(textrnn.errors.PipelineError, match="classify and tag"):
-        lm.pretrain(UNLABELLED, minutes=0.01)
+    with pytest.raises(ConfigError, match="classifiers and taggers"):
+        lm.pretrain(UNLABELLED, epochs=1)
     with pytest.raises(ConfigError, match="no word of the vocabulary"):             # <unk> is never a target
-        conv_classifier().pretrain(["zebra quokka wombat platypus koala"] * 4, minutes=0.01)
+        conv_classifier().pretrain(["zebra quokka wombat platypus koala"] * 4, epochs=1)
     with pytest.raises(ConfigError, match="stacked bidirectional"):
-        conv_classifier(num_layers=2).pretrain(UNLABELLED, minutes=0.01)
+        conv_classifier(num_layers=2).pretrain(UNLABELLED, epochs=1)
     with pytest.raises(ConfigError, match="no text of 4 words or more"):            # kernel 3, pooling 2
-        conv_classifier().pretrain(["great film", "awful acting ."], minutes=0.01)
-    (tmp_path / WEIGHTS).write_bytes(b"not safetensors")
-    with pytest.raises(textrnn.errors.PipelineError, match="delete it"):
-        conv_classifier().pretrain(UNLABELLED, minutes=0.01, run_dir=tmp_path, resume=True)
+        conv_classifier().pretrain(["great film", "awful acting ."], epochs=1)
+    (tmp_path / FOLDER).mkdir()
+    (tmp_path / FOLDER / CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainingError, match="delete it"):
+        conv_classifier().pretrain(UNLABELLED, epochs=1, run_dir=tmp_path, resume=True)
 
 
 def test_an_ensemble_pretrains_every_member_against_its_own_word_vectors():
     pipe = conv_classifier(members=2)
     before = [[p.detach().clone() for p in m.rnn.parameters()] for m in pipe.model.members]
-    report = pipe.pretrain(UNLABELLED, minutes=0.01, batch_size=4, negatives=8, quiet=True)
-    assert report["steps"] > 0
+    report = pipe.pretrain(UNLABELLED, epochs=1, batch_size=4, negatives=8, quiet=True)
+    assert report["epochs"] == 1
     for member, old in zip(pipe.model.members, before, strict=True):
         assert all(not torch.equal(p, q) for p, q in zip(member.rnn.parameters(), old, strict=True))
     a, b = (m.embedding.weight for m in pipe.model.members)
@@ -127,7 +128,7 @@ def tagger(**model) -> Pipeline:
                 "crf": True, **model}
     train = [Example(tokens=w, tags=t) for w, t in SENTENCES] * 3
     return Pipeline.for_task("tag", train=train, model=settings, tokenizer={"kind": "word", "lower": True},
-                             char_features=True, train_config={"epochs": 1, "batch_size": 4}, quiet=True)
+                             train_config={"epochs": 1, "batch_size": 4}, quiet=True)
 
 
 def test_a_tagger_pretrains_its_words_characters_casing_and_recurrent_layer_on_sentences_and_running_text():
@@ -136,8 +137,8 @@ def test_a_tagger_pretrains_its_words_characters_casing_and_recurrent_layer_on_s
     model = pipe.model
     encoder = {name: p.detach().clone() for name, p in model.named_parameters()}
     train = [Example(tokens=w, tags=t) for w, t in SENTENCES]
-    report = pipe.pretrain(train + NEWS, minutes=0.01, batch_size=4, negatives=8, quiet=True)
-    assert report["steps"] > 0
+    report = pipe.pretrain(train + NEWS, epochs=1, batch_size=4, negatives=8, quiet=True)
+    assert report["epochs"] == 1
     assert report["texts"] == len(SENTENCES) + 3 * 6 + 2 * 6      # the running texts cut into their sentences
     changed = {name for name, p in model.named_parameters() if not torch.equal(p, encoder[name])}
     for part in ("embedding", "chars", "casing", "rnn"):
@@ -152,11 +153,12 @@ def test_a_tagger_predicts_from_each_direction_a_word_that_direction_has_not_rea
     pipe = tagger()
     model = pipe.model.eval()
     sentence = ["Teddy", "Roosevelt", "visited", "Paris", "in", "Geneva", "."]
-    from textrnn.pretrain import _TaggerText
 
-    text = _TaggerText(pipe, [Example(tokens=sentence)], max_len=50)
-    ids, lengths, inputs = text.batch([0], pipe.device)
-    before = model.states(ids, lengths, **inputs)[0]
+    def states(words):
+        batch = tagger_texts(pipe, [Example(tokens=words)], max_len=50).batch([0]).to(pipe.device)
+        return model.states(batch.ids, batch.lengths, batch.chars, batch.casing)[0]
+
+    before = states(sentence)
     hidden = model.rnn.output_dim // 2
     forward_at, backward_at = targets(len(sentence), 1, 0, 0)
     for s in range(len(sentence)):
@@ -165,18 +167,15 @@ def test_a_tagger_predicts_from_each_direction_a_word_that_direction_has_not_rea
                 continue
             changed = list(sentence)
             changed[at] = "GENEVA" if changed[at] != "GENEVA" else "x"        # another word, characters and casing
-            ids2, lengths2, inputs2 = _TaggerText(pipe, [Example(tokens=changed)], max_len=50).batch([0], pipe.device)
-            after = model.states(ids2, lengths2, **inputs2)[0]
+            after = states(changed)
             half = slice(direction * hidden, (direction + 1) * hidden)
             assert torch.equal(before[s, half], after[s, half]), (s, direction, at)
             assert not torch.equal(before[at, half], after[at, half])          # the word itself is read there
 
 
 def test_a_taggers_running_text_is_cleaned_as_its_texts_are_and_cut_into_sentences_as_written():
-    from textrnn.pretrain import _TaggerText
-
     pipe = tagger()
     pipe.config.encode.strip_html = True
-    text = _TaggerText(pipe, ["Curie visited Paris.<br /><br />Roosevelt met the U.N. in Geneva."], max_len=50)
-    assert text.encoded.tokens == [["Curie", "visited", "Paris", "."],
+    text = tagger_texts(pipe, ["Curie visited Paris.<br /><br />Roosevelt met the U.N. in Geneva."], max_len=50)
+    assert text.tokens == [["Curie", "visited", "Paris", "."],
                                    ["Roosevelt", "met", "the", "U", ".", "N", ".", "in", "Geneva", "."]]

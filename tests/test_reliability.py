@@ -21,7 +21,8 @@ from safetensors.torch import load_file
 
 import textrnn
 from textrnn.corpus import Example
-from textrnn.pipeline import PREDICT_MAX_TOKENS, Pipeline
+from textrnn.pipeline import Pipeline
+from textrnn.tasks.classify import PREDICT_MAX_TOKENS
 from textrnn.train import CHECKPOINT, load_checkpoint
 
 OIL = "oil crude barrel price opec energy gas pipeline refinery drilling".split()
@@ -190,7 +191,7 @@ SLOW_SAVE = """
 import sys, time
 import torch
 import textrnn
-import textrnn.pipeline
+import textrnn.runfiles
 
 run = sys.argv[1]
 pipe = textrnn.load(run)
@@ -206,7 +207,7 @@ def half_then_sleep(model, filename):
     time.sleep(600)
 
 
-textrnn.pipeline._write_weights = half_then_sleep   # slow the writer down so the kill lands inside the save
+textrnn.runfiles.write_weights = half_then_sleep   # slow the writer down so the kill lands inside the save
 pipe.save(run)
 """
 
@@ -256,8 +257,9 @@ def test_a_full_disk_fails_in_one_line_and_keeps_the_saved_pipeline(corpus, refe
     run_dir = tmp_path / "run"
     shutil.copytree(reference, run_dir)
     before = {name: (run_dir / name).read_bytes() for name in ("model.safetensors", "config.json", CHECKPOINT)}
-    # 100 kB: less than the checkpoint (about 600 kB) and the weights (about 150 kB)
-    done = run(train_command(corpus, run_dir), preexec_fn=_no_core_and_a_file_size_limit(100_000))
+    # 100 kB: less than the checkpoint (about 600 kB) and the weights (about 150 kB); one more epoch of the same run
+    done = run(train_command(corpus, run_dir, "--resume", "-s", f"train.epochs={EPOCHS + 1}"),
+               preexec_fn=_no_core_and_a_file_size_limit(100_000))
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
@@ -289,14 +291,11 @@ def test_a_200000_word_text_is_cut_like_in_training(encode, kept):
     pipe = tiny_classifier(encode)
     rng = random.Random(2)
     words = [rng.choice(OIL + MONEY + FILLER) for _ in range(200_000)]
-    began = time.perf_counter()
     [long] = pipe.predict([" ".join(words)], top=2)
-    seconds = time.perf_counter() - began
     [cut] = pipe.predict([" ".join(kept(words))], top=2)
     assert long["top"] == cut["top"]
     [other] = pipe.predict([" ".join(words[100_000:100_300])], top=2)
     assert other["top"] != long["top"]   # the model does look at the words: the equality above is the cut's
-    assert seconds < 60
 
 
 # Linux keeps the memory high-water mark across exec, so a command started from this process (torch loaded) would

@@ -176,9 +176,10 @@ def test_a_pickled_checkpoint_with_code_is_refused(tmp_path):
             return (open, (str(marker), "w"))
 
     (tmp_path / CHECKPOINT).write_bytes(pickle.dumps({"model": Payload()}))
-    with pytest.raises(TrainingError, match="cannot read the checkpoint"):
+    with pytest.raises(TrainingError, match="not a textrnn checkpoint.*never loads.*delete it") as refused:
         load_checkpoint(tmp_path / CHECKPOINT)
     assert not marker.exists()
+    assert "weights_only" not in str(refused.value)   # never the advice to unpickle it after all
 
 
 def test_half_written_temporaries_are_cleaned(tmp_path):
@@ -203,12 +204,12 @@ def test_bad_monitor_names_the_choices():
 
 def test_cpu_mixed_precision_runs_steps_in_bf16_only_when_asked_and_the_cpu_has_it(monkeypatch, capsys):
     cpu = torch.device("cpu")
-    assert autocast_dtype(cpu, TrainConfig()) is None               # fp32 by default, as Keras
-    monkeypatch.setattr("textrnn.train.cpu_has_bf16", lambda: False)
-    assert autocast_dtype(cpu, TrainConfig(amp_cpu=True), quiet=False) is None
+    assert autocast_dtype(cpu, True, False) is None               # fp32 by default, as Keras
+    monkeypatch.setattr("textrnn.train.device.cpu_has_bf16", lambda: False)
+    assert autocast_dtype(cpu, True, True, quiet=False) is None
     assert "no native bf16" in capsys.readouterr().err
-    monkeypatch.setattr("textrnn.train.cpu_has_bf16", lambda: True)
-    assert autocast_dtype(cpu, TrainConfig(amp_cpu=True)) is torch.bfloat16
+    monkeypatch.setattr("textrnn.train.device.cpu_has_bf16", lambda: True)
+    assert autocast_dtype(cpu, True, True) is torch.bfloat16
     seen = []
 
     class Recording(Tiny):
@@ -232,11 +233,11 @@ def test_the_weight_average_follows_its_formula_with_a_decay_that_warms_up():
     for n, value in enumerate([4.0, 8.0, 2.0], start=1):
         with torch.no_grad():
             layer.weight.fill_(value)
-        average.update()
+        average.after_step()
         decay = min(0.5, (1 + n) / (10 + n))
         expected = decay * expected + (1 - decay) * value
         assert average.shadow[0].item() == pytest.approx(expected)
-    with average.applied():
+    with average.evaluating():
         assert layer.weight.item() == pytest.approx(expected)
     assert layer.weight.item() == 2.0          # the training weights are back after the block
     with pytest.raises(ConfigError, match="train.ema must be between 0 and 1"):
@@ -289,3 +290,64 @@ def test_adam_runs_fused_and_steps_as_the_plain_loop_does(name):
             optimizer.step()
     for a, b in zip(model.parameters(), twin.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_every_epoch_is_a_row_of_metrics_csv_streamed_and_a_resume_never_writes_one_twice(tmp_path):
+    import csv
+
+    from textrnn.train import CSV_LOG
+
+    model = Tiny()
+    fit(model, make_loop(), TrainConfig(epochs=2, lr=0.01), run_dir=tmp_path, quiet=True)
+    rows = list(csv.DictReader(open(tmp_path / CSV_LOG, encoding="utf-8")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert {"train_loss", "valid_loss", "seconds", "tokens_per_second", "lr"} <= set(rows[0])
+    fit(Tiny(), make_loop(), TrainConfig(epochs=4, lr=0.01), run_dir=tmp_path, resume=True, quiet=True)
+    rows = list(csv.DictReader(open(tmp_path / CSV_LOG, encoding="utf-8")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+
+
+def test_tensorboard_logs_the_epoch_scalars_when_asked(tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    fit(Tiny(), make_loop(), TrainConfig(epochs=2, lr=0.01, log="tensorboard"), run_dir=tmp_path, quiet=True)
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert {"train_loss", "valid_loss", "lr", "tokens_per_second"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("valid_loss")] == [1, 2]
+
+
+def test_without_validation_training_says_so_keeps_the_last_epoch_and_refuses_early_stopping(capsys):
+    loop = make_loop()
+    loop.evaluate = None
+    history = fit(Tiny(), loop, TrainConfig(epochs=2, lr=0.01))
+    assert "without validation" in capsys.readouterr().err
+    assert len(history.epochs) == 2 and "valid_loss" not in history.epochs[0]
+    with pytest.raises(ConfigError, match="early_stopping needs validation"):
+        fit(Tiny(), loop, TrainConfig(epochs=2, early_stopping=1), quiet=True)
+
+
+def test_a_pipeline_given_no_validation_trains_without_it_and_says_so(capsys):
+    from textrnn.corpus import Example
+    from textrnn.pipeline import Pipeline
+
+    examples = [Example(text=t, label=label) for t, label in (("good film", "pos"), ("bad film", "neg"))] * 4
+    pipe = Pipeline.for_task("classify", train=examples, model={"hidden_dim": 4, "embedding": {"dim": 4}})
+    history = pipe.fit(examples, epochs=1)
+    assert "without validation" in capsys.readouterr().err and "valid_loss" not in history.epochs[0]
+
+
+def test_max_steps_ends_training_mid_epoch_and_the_schedule_anneals_over_them(tmp_path):
+    steps = []
+    loop = make_loop()
+    step = loop.step
+
+    def counting(model, batch, carry):
+        steps.append(1)
+        return step(model, batch, carry)
+
+    loop.step = counting
+    history = fit(Tiny(), loop, TrainConfig(epochs=10, lr=0.01, max_steps=12, schedule="linear"), quiet=True)
+    assert len(steps) == 12 and len(history.epochs) == 2           # 8 batches an epoch: the second is cut at 4
+    assert history.stopped == "12 steps reached in epoch 2" and history.epochs[-1]["lr"] == pytest.approx(0.0)

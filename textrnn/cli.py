@@ -1,8 +1,9 @@
 """The ``textrnn`` command: a thin typer app over the Python API (no logic Python users cannot reach).
 
 Heavy libraries (torch, gensim, sentencepiece) load inside the commands, so ``textrnn --help`` starts fast.
-Errors print one line and exit non-zero; ``--debug`` shows the traceback. With ``--json`` a command prints one
-JSON value on stdout; progress and logs go to stderr.
+Errors print one line and exit non-zero (usage errors and bad input 2); ``--debug`` shows the traceback. With
+``--json`` a command prints one JSON value on stdout (or, streaming a file, one per line); progress and logs go to
+stderr.
 """
 from __future__ import annotations
 
@@ -14,15 +15,21 @@ from typing import Annotated
 
 import typer
 
+from textrnn.tasks import TASKS
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="textrnn: from raw text to trained recurrent networks (SimpleRNN, LSTM, GRU) and back.")
-train_app = typer.Typer(no_args_is_help=True, help="Train on your own corpus: classify, tag or lm.")
+train_app = typer.Typer(no_args_is_help=True, help="Train on your own corpus: " +
+                        ", ".join(name for name, (_, doc) in TASKS.items() if doc) + ".")
 app.add_typer(train_app, name="train")
 
 _state = {"debug": False}
 
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON value on stdout.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 Device = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+Format = Annotated[str, typer.Option("--format", help="auto (by extension), lines, jsonl, csv or tsv.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an earlier run in the --out folder.")]
+STREAM_CHUNK = 1024   # texts read from a file are predicted this many at a time
 
 
 @app.callback()
@@ -53,6 +60,12 @@ def _emit(value, as_json: bool, text: str | None = None) -> None:
 def _short(metrics: dict) -> str:
     keep = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and k not in ("task",)}
     return "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in keep.items())
+
+
+def _usage(message: str) -> None:
+    from textrnn.errors import ConfigError
+
+    raise ConfigError(message)
 
 
 @app.command("list")
@@ -87,9 +100,11 @@ def run(
     cell: Annotated[str | None, typer.Option("--cell", help="rnn, lstm or gru (shorthand for -s model.cell=...).")] = None,
     device: Device = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
+    overwrite: Overwrite = False,
     init_from: Annotated[str | None, typer.Option(
         "--init-from", help="Go on from a saved run (its tokenizer, vocabulary, model and weights) with this "
                             "recipe's data and a fresh schedule.")] = None,
+    log: Annotated[str | None, typer.Option("--log", help="tensorboard: also write TensorBoard scalars.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
     as_json: Json = False,
 ) -> None:
@@ -97,19 +112,15 @@ def run(
     from textrnn.recipes import run_recipe
 
     overrides = list(set_ or [])
-    if init_from:
-        overrides.append(f"init_from={json.dumps(init_from)}")
+    for flag, setting in ((init_from, "init_from"), (data, "data.path"), (time_column, "drill.time_column"),
+                          (value_column, "drill.value_column"), (log, "train.log")):
+        if flag:
+            overrides.append(f"{setting}={json.dumps(flag)}")
     if cell:
         overrides.append(f"model.cell={cell}")
-    if data:
-        overrides.append(f"data.path={json.dumps(data)}")
-    if time_column:
-        overrides.append(f"drill.time_column={json.dumps(time_column)}")
-    if value_column:
-        overrides.append(f"drill.value_column={json.dumps(value_column)}")
     with _training():
         metrics = run_recipe(recipe, overrides, quick=quick, out=out, data_dir=data_dir, device=device,
-                             resume=resume, quiet=quiet)
+                             resume=resume, overwrite=overwrite, quiet=quiet)
     if not metrics:   # a distributed rank other than 0: rank 0 reports
         return
     headline = metrics.get("test") or metrics.get("valid") or {}
@@ -120,17 +131,18 @@ def run(
 def info(run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")], as_json: Json = False) -> None:
     """Show what a saved pipeline is: task, tokenizer, vocabulary, model and its metrics."""
     from textrnn.pipeline import load
+    from textrnn.runfiles import run_files
     from textrnn.summary import count_parameters
 
     pipe = load(run_dir)
     total, trainable = count_parameters(pipe.model)
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = run_files(run_dir)["metrics.json"]
     metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
     value = {"run": str(run_dir), "task": pipe.config.task, "recipe": pipe.config.meta.get("recipe"),
              "tokenizer": pipe.tokenizer.config() if pipe.tokenizer else None,
              "vocab_size": len(pipe.vocab) if pipe.vocab else None,
              "labels": pipe.labels.itos if pipe.labels else None, "model": pipe.config.model,
-             "parameters": total, "trainable": trainable, "metrics": metrics}
+             "parameters": total, "trainable": trainable, "data": pipe.config.meta.get("data"), "metrics": metrics}
     text = "\n".join(f"{k}: {v if not isinstance(v, list) or len(v) < 12 else v[:12] + ['...']}" for k, v in value.items()
                      if k != "metrics") + (f"\nvalid: {_short(metrics.get('valid', {}))}" if metrics else "")
     _emit(value, as_json, text)
@@ -139,63 +151,58 @@ def info(run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")]
 @app.command()
 def repair(run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")]) -> None:
     """Finish a save that was cut off while moving its files in (loading reads it as saved but never writes)."""
-    from textrnn.pipeline import repair as finish
+    from textrnn.runfiles import repair as finish
 
     print(f"{run_dir}: " + ("finished the interrupted save" if finish(run_dir) else "nothing to repair"))
 
 
-def _read_texts(texts: list[str] | None, file: Path | None, text_field: str = "text"):
-    """Texts from arguments, or streamed from a file (one per line, or JSON lines with a text field)."""
-    if texts:
-        yield from texts
+def _texts(texts: list[str] | None, file: Path | None, format: str, text_field: str):
+    """(where, text) pairs: the arguments, then a file's texts streamed by the corpus readers."""
+    from textrnn.corpus import iter_texts
+
+    for number, text in enumerate(texts or [], 1):
+        yield f"argument {number}", text
     if file is not None:
-        from textrnn.errors import DataError
+        for line, text in iter_texts(file, format=format, text_field=text_field):
+            yield f"{file}:{line}", text
 
-        if not file.exists():
-            raise DataError(f"{file}: no such file")
-        import gzip
 
-        with open(file, "rb") as f:   # the first two bytes only: the file may be bigger than memory
-            opener = gzip.open if f.read(2) == b"\x1f\x8b" else open
-        with opener(file, "rt", encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                if line.lstrip().startswith("{"):
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as error:
-                        raise DataError(f"{file}:{number}: malformed JSON ({error.msg})") from None
-                    if text_field not in row:
-                        raise DataError(f"{file}:{number}: no {text_field!r} field (has {sorted(row)})")
-                    yield str(row[text_field])
-                else:
-                    yield line
+def _checked(pairs):
+    """The texts of ``pairs``, an empty one refused with where it came from."""
+    from textrnn.errors import DataError
+
+    for where, text in pairs:
+        if not text.strip():
+            raise DataError(f"{where}: the text is empty; give text to work on")
+        yield text
+
+
+def _chunks(items, size: int = STREAM_CHUNK):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 @app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")],
     data: Annotated[Path, typer.Option("--data", help="A file in the corpus's format (jsonl, csv, conll, txt).")],
-    text_field: Annotated[str, typer.Option("--text-field")] = "text",
-    label_field: Annotated[str, typer.Option("--label-field")] = "label",
+    format: Format = "auto",
+    text_field: Annotated[str | None, typer.Option("--text-field", help="Default: the run's own.")] = None,
+    label_field: Annotated[str | None, typer.Option("--label-field", help="Default: the run's own.")] = None,
     device: Device = None,
     as_json: Json = False,
 ) -> None:
     """Evaluate a saved pipeline on any file in its corpus's format and print the task's metrics."""
-    from textrnn.corpus import detect_format, read_examples
     from textrnn.pipeline import load
 
     pipe = load(run_dir, device=device or "cpu")
-    if pipe.config.task == "regress":
-        from textrnn.drills import evaluate_saved
-
-        metrics = evaluate_saved(pipe, data)
-    else:
-        examples = read_examples(data, text_field=text_field, label_field=label_field,
-                                 format=detect_format(data, task=pipe.config.task))
-        metrics = pipe.evaluate(examples, where=str(data))
+    metrics = pipe.evaluate_file(data, format=format, text_field=text_field, label_field=label_field)
     text = _short(metrics)
     if "per_type" in metrics:
         text += "\n" + "\n".join(f"  {t:<6} P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  n {m['support']}"
@@ -207,81 +214,84 @@ def evaluate(
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A saved classifier run directory.")],
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="One text per line, or JSON lines with a text field.")] = None,
-    text_field: Annotated[str, typer.Option("--text-field")] = "text",
-    top: Annotated[int, typer.Option("--top", help="How many labels to show per text.")] = 1,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
+    file: Annotated[Path | None, typer.Option("--file", help="A file of texts: lines, JSON lines, CSV or TSV.")] = None,
+    format: Format = "auto",
+    text_field: Annotated[str | None, typer.Option("--text-field", help="Default: the run's own.")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many labels to show per text.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 256,
     device: Device = None,
     as_json: Json = False,
 ) -> None:
-    """Labels with probabilities for texts; --file streams a big file in batches (JSON: one line per text)."""
+    """Labels with probabilities for texts; --file streams a file of any size (JSON: one line per text)."""
     from textrnn.pipeline import load
 
-    pipe = load(run_dir, device=device or "cpu")
-    pipe._require("classify", "predict")
     if not texts and file is None:
-        raise typer.BadParameter("give texts or --file")
-    stream = _read_texts(texts, file, text_field)
-    chunk: list[str] = []
-    collected = []
-    streaming = file is not None
+        _usage("predict needs texts to classify: give them as arguments, or --file FILE")
+    pipe = load(run_dir, device=device or "cpu")
+    pipe.command("predict")
+    if pipe.tokenizer is None:
+        _usage(f"{run_dir}: this {pipe.config.task} run predicts numbers from arrays, not labels of texts; call "
+               "pipe.predict(inputs) in Python, or textrnn evaluate --data")
+    field = text_field or (pipe.config.meta.get("data") or {}).get("text_field", "text")
 
-    def flush():
-        for result in pipe.predict(chunk, top=top, batch_size=batch_size):
-            if streaming:
-                print(json.dumps(result, ensure_ascii=False) if as_json else
-                      f"{result['label']}\t{result['probability']:.4f}\t{result['text'][:80]}")
+    def show(r: dict) -> None:
+        tops = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top"])
+        print(f"{r['label']}\t{tops}\t{r['text'][:80]}")
+
+    _answer(lambda chunk: pipe.predict(chunk, top=top, batch_size=batch_size), _texts(texts, file, format, field),
+            streaming=file is not None, as_json=as_json, show=show)
+
+
+def _answer(answer, pairs, streaming: bool, as_json: bool, show) -> None:
+    """Answer the texts of ``pairs`` a chunk at a time: one JSON value for the arguments, or (streaming a file) one
+    JSON line per text; ``show`` prints an answer as text."""
+    for chunk in _chunks(_checked(pairs)):
+        results = answer(chunk)
+        if as_json and not streaming:
+            _emit(results, True)
+            continue
+        for r in results:
+            if as_json:
+                print(json.dumps(r, ensure_ascii=False))
             else:
-                collected.append(result)
-        chunk.clear()
-
-    for text in stream:
-        chunk.append(text)
-        if len(chunk) >= batch_size * 4:
-            flush()
-    if chunk:
-        flush()
-    if not streaming:
-        lines = []
-        for r in collected:
-            tops = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top"])
-            lines.append(f"{r['label']}\t{tops}\t{r['text'][:80]}")
-        _emit(collected, as_json, "\n".join(lines))
+                show(r)
 
 
 @app.command()
 def tag(
     run_dir: Annotated[Path, typer.Argument(help="A saved tagger run directory.")],
     texts: Annotated[list[str] | None, typer.Argument(help="Sentences to tag.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="One sentence per line.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="A file of texts: lines, JSON lines, CSV or TSV.")] = None,
+    format: Format = "auto",
+    text_field: Annotated[str, typer.Option("--text-field")] = "text",
     device: Device = None,
     as_json: Json = False,
 ) -> None:
-    """Tokens with tags and the entity spans (type and character offsets) for plain sentences."""
+    """Tokens with tags and the entity spans (type and character offsets) for plain texts of any length."""
     from textrnn.pipeline import load
 
+    if not texts and file is None:
+        _usage("tag needs texts to tag: give them as arguments, or --file FILE")
     pipe = load(run_dir, device=device or "cpu")
-    pipe._require("tag", "tag")
-    items = list(_read_texts(texts, file))
-    if not items:
-        raise typer.BadParameter("give sentences or --file")
-    results = pipe.tag(items)
-    lines = []
-    for r in results:
-        lines.append(" ".join(f"{t}/{g}" for t, g in zip(r["tokens"], r["tags"], strict=True)))
-        lines.extend(f"  {e['type']}: {e['text']} [{e['start']}:{e['end']}]" for e in r["entities"])
-    _emit(results, as_json, "\n".join(lines))
+    pipe.command("tag")
+
+    def show(r: dict) -> None:
+        print(" ".join(f"{t}/{g}" for t, g in zip(r["tokens"], r["tags"], strict=True)))
+        for e in r["entities"]:
+            print(f"  {e['type']}: {e['text']} [{e['start']}:{e['end']}]")
+
+    _answer(pipe.tag, _texts(texts, file, format, text_field), streaming=file is not None, as_json=as_json, show=show)
 
 
 @app.command()
 def generate(
     run_dir: Annotated[Path, typer.Argument(help="A saved language-model run directory.")],
     prompt: Annotated[str, typer.Argument(help="Text to continue.")] = "",
-    max_tokens: Annotated[int, typer.Option("--max-tokens")] = 100,
-    temperature: Annotated[float, typer.Option("--temperature", help="0 = greedy.")] = 1.0,
-    top_k: Annotated[int, typer.Option("--top-k")] = 0,
-    top_p: Annotated[float, typer.Option("--top-p")] = 1.0,
-    beam: Annotated[int, typer.Option("--beam")] = 1,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=0)] = 100,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, help="0 = greedy.")] = 1.0,
+    top_k: Annotated[int, typer.Option("--top-k", min=0, help="0 = no limit.")] = 0,
+    top_p: Annotated[float, typer.Option("--top-p", max=1.0, help="In (0, 1]; 1 = no limit.")] = 1.0,
+    beam: Annotated[int, typer.Option("--beam", min=1)] = 1,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="A prompt loop (:help for commands).")] = False,
     device: Device = None,
@@ -291,10 +301,10 @@ def generate(
     from textrnn.pipeline import load
 
     pipe = load(run_dir, device=device or "cpu")
-    pipe._require("lm", "generate")
+    pipe.command("generate")
     if interactive:
-        from textrnn.generate import GenerationConfig
         from textrnn.interactive import run_interactive
+        from textrnn.tasks.lm.sampling import GenerationConfig
 
         settings = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                                     beam=beam, seed=seed)
@@ -317,11 +327,11 @@ def score(
     as_json: Json = False,
 ) -> None:
     """Log-probability and perplexity of sentences; with several, rank them."""
-    from textrnn.generate import rank
     from textrnn.pipeline import load
+    from textrnn.tasks.lm.scoring import rank
 
     pipe = load(run_dir, device=device or "cpu")
-    results = pipe.score(sentences)
+    results = pipe.score(list(_checked((f"sentence {n}", s) for n, s in enumerate(sentences, 1))))
     if len(results) > 1:
         results = rank(results)
     lines = [f"{r['logprob']:10.3f}  ppl {r['perplexity']:9.2f}  {r['text']}"
@@ -334,7 +344,7 @@ def complete(
     run_dir: Annotated[Path, typer.Argument(help="A saved language-model run directory.")],
     text: Annotated[str, typer.Argument(help="A sentence with one blank written ___ .")],
     candidates: Annotated[str | None, typer.Option("--candidates", help="Comma-separated fills to rank.")] = None,
-    top: Annotated[int, typer.Option("--top")] = 3,
+    top: Annotated[int, typer.Option("--top", min=1)] = 3,
     device: Device = None,
     as_json: Json = False,
 ) -> None:
@@ -348,51 +358,45 @@ def complete(
     _emit(result, as_json, "\n".join(lines))
 
 
-def _train(task: str, data: Path, valid: Path | None, text_field: str, label_field: str, tokenizer: str,
-           embedding: str, cell: str, out: Path, set_: list[str] | None, device: str | None, resume: bool,
-           quiet: bool, as_json: bool, init_from: Path | None = None) -> None:
-    from textrnn.custom import train_custom
-
-    with _training():
-        metrics = train_custom(task, data, valid=valid, text_field=text_field, label_field=label_field,
-                               tokenizer=tokenizer, embedding=embedding, cell=cell, out=out,
-                               overrides=list(set_ or []), device=device, resume=resume, quiet=quiet,
-                               init_from=init_from)
-    if not metrics:   # a distributed rank other than 0: rank 0 reports
-        return
-    _emit(metrics, as_json, f"{task}: {_short(metrics['valid'])}\nsaved to {out}")
-
-
-def _train_command(task: str, default_tokenizer: str):
+def _train_command(task: str):
     def command(
         data: Annotated[Path, typer.Option("--data", help="Train file: jsonl, csv/tsv, txt or CoNLL columns.")],
         valid: Annotated[Path | None, typer.Option("--valid", help="Validation file (else a seeded slice of train).")] = None,
         text_field: Annotated[str, typer.Option("--text-field")] = "text",
         label_field: Annotated[str, typer.Option("--label-field")] = "label",
-        tokenizer: Annotated[str, typer.Option("--tokenizer", help="word, char or sentencepiece.")] = default_tokenizer,
+        tokenizer: Annotated[str, typer.Option("--tokenizer", help="word, char or sentencepiece.")] = "word",
         embedding: Annotated[str, typer.Option("--embedding", help="learned, onehot or word2vec.")] = "learned",
         cell: Annotated[str, typer.Option("--cell", help="rnn, lstm or gru.")] = "lstm",
         out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path(f"runs/{task}"),
         set_: Annotated[list[str] | None, typer.Option("-s", "--set", help="Override a setting: -s train.epochs=3")] = None,
         device: Device = None,
-        resume: Annotated[bool, typer.Option("--resume")] = False,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+        overwrite: Overwrite = False,
+        log: Annotated[str | None, typer.Option("--log", help="tensorboard: also write TensorBoard scalars.")] = None,
         quiet: Annotated[bool, typer.Option("--quiet")] = False,
         init_from: Annotated[Path | None, typer.Option(
             "--init-from", help="Go on from a saved run of this task (fine-tune): its tokenizer, vocabulary, "
                                 "model and weights.")] = None,
         as_json: Json = False,
     ) -> None:
-        _train(task, data, valid, text_field, label_field, tokenizer, embedding, cell, out, set_, device, resume,
-               quiet, as_json, init_from)
+        from textrnn.recipes import train_custom
 
-    command.__doc__ = {"classify": "Train a text classifier on your own labelled texts.",
-                       "tag": "Train a tagger on your own CoNLL or JSON-lines tagged sentences.",
-                       "lm": "Train a language model on your own text."}[task]
+        overrides = list(set_ or []) + ([f"train.log={json.dumps(log)}"] if log else [])
+        with _training():
+            metrics = train_custom(task, data, valid=valid, text_field=text_field, label_field=label_field,
+                                   tokenizer=tokenizer, embedding=embedding, cell=cell, out=out, overrides=overrides,
+                                   device=device, resume=resume, overwrite=overwrite, quiet=quiet,
+                                   init_from=init_from)
+        if metrics:   # a distributed rank other than 0 reports nothing
+            _emit(metrics, as_json, f"{task}: {_short(metrics['valid'])}\nsaved to {out}")
+
+    command.__doc__ = TASKS[task][1]
     return command
 
 
-for _task, _tokenizer in (("classify", "word"), ("tag", "word"), ("lm", "word")):
-    train_app.command(_task)(_train_command(_task, _tokenizer))
+for _task, (_, _help) in TASKS.items():
+    if _help:
+        train_app.command(_task)(_train_command(_task))
 
 
 def main() -> None:
@@ -406,32 +410,36 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as error:  # the one place every error is turned into a message and an exit code
-        import click
-
         if _state["debug"]:
             raise
-        if isinstance(error, click.exceptions.Exit):
-            sys.exit(error.exit_code)
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        if isinstance(error, click.exceptions.Abort):
-            print("textrnn: aborted", file=sys.stderr)
-            sys.exit(130)
-        from textrnn.errors import TextrnnError
-
-        # input errors, and the machine's (a full disk, a missing folder, no permission): one line, no traceback
-        if isinstance(error, (TextrnnError, OSError)):
-            print(f"textrnn: error: {error}", file=sys.stderr)
-            sys.exit(error.exit_code if isinstance(error, TextrnnError) else 1)
-        print(f"textrnn: internal error: {type(error).__name__}: {error} (run with --debug for the traceback)",
-              file=sys.stderr)
-        sys.exit(1)
+        sys.exit(_report(error))
     # without standalone mode typer returns the code of an Exit, and of a Ctrl-C outside training (130)
     if isinstance(code, int) and code:
         if code == 130:
             print("textrnn: interrupted", file=sys.stderr)
         sys.exit(code)
+
+
+def _report(error: Exception) -> int:
+    """Print ``error`` as one line on stderr and return the exit code: 2 for usage errors and bad input (a
+    TextrnnError names the file, line or key and the fix), 1 for the machine's (a full disk) and for bugs."""
+    from textrnn.errors import TextrnnError
+
+    if isinstance(error, typer.Exit):
+        return error.exit_code
+    if isinstance(error, typer.Abort):
+        print("textrnn: aborted", file=sys.stderr)
+        return 130
+    if isinstance(error, typer.TyperException) and hasattr(error, "format_message"):   # click's usage errors
+        print(f"textrnn: error: {' '.join(error.format_message().split())}", file=sys.stderr)
+        return getattr(error, "exit_code", 2)
+    # input errors, and the machine's (a full disk, a missing folder, no permission): one line, no traceback
+    if isinstance(error, (TextrnnError, OSError)):
+        print(f"textrnn: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return error.exit_code if isinstance(error, TextrnnError) else 1
+    print(f"textrnn: internal error: {type(error).__name__}: {error} (run with --debug for the traceback)",
+          file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

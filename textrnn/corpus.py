@@ -14,7 +14,7 @@ import random
 import sys
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,12 +23,12 @@ import numpy as np
 
 from textrnn.datasource import find_corpus, list_corpora, read_card  # noqa: F401  (list_corpora for `textrnn list`)
 from textrnn.errors import ConfigError, DataError
+from textrnn.tasks import TASK_NAMES
 
 FORMATS = ("lines", "document", "jsonl", "csv", "tsv", "conll")
 _EXTENSIONS = {".txt": "lines", ".text": "lines", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
                ".tsv": "tsv", ".conll": "conll", ".iob": "conll", ".bio": "conll"}
 _ALIASES = {"txt": "lines", "text": "lines", "json": "jsonl", "ndjson": "jsonl"}
-TASKS = ("classify", "tag", "lm", "regress")
 
 
 @dataclass
@@ -45,42 +45,59 @@ class Example:
 
 # ---------------------------------------------------------------------------------------------------- reading text
 
-def read_text(path: str | Path, errors: str = "strict") -> str:
-    """The text of a plain or gzip file, decoded as UTF-8 (a BOM dropped, CRLF turned into LF).
+def lines_of(path: str | Path, errors: str = "strict", ends: bool = False) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a plain or gzip UTF-8 file, read a line at a time (a BOM dropped; each line without
+    its end, or with ``ends`` ending in "\\n" as written, CRLF made LF).
 
-    ``errors="replace"`` puts U+FFFD where bytes are not UTF-8 instead of failing. Raises DataError for a missing,
-    empty or whitespace-only file, a damaged gzip file, a binary file (NUL bytes) or, with ``errors="strict"``,
-    bytes that are not UTF-8 (naming the byte offset and line).
-    """
+    ``errors="replace"`` puts U+FFFD where bytes are not UTF-8 instead of failing. Raises DataError for a missing
+    file, a damaged gzip file, a binary file (NUL bytes) or, with ``errors="strict"``, bytes that are not UTF-8
+    (naming the line and the byte offset)."""
     if errors not in ("strict", "replace", "ignore"):
         raise ConfigError(f"errors must be 'strict', 'replace' or 'ignore', got {errors!r}")
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            compressed = f.read(2) == b"\x1f\x8b"
     except FileNotFoundError:
         raise DataError(f"{path}: no such file; check the path") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder; give a file") from None
     except OSError as error:
         raise DataError(f"{path}: cannot be read ({error.strerror})") from None
-    compressed = raw[:2] == b"\x1f\x8b"
-    if compressed:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise DataError(f"{path}: a damaged gzip file ({error}); download or compress it again") from None
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise DataError(f"{path}: looks binary (a NUL byte at offset {nul}), not UTF-8 text; "
-                        f"if it is UTF-16, save it again as UTF-8")
+    offset = 0
     try:
-        text = raw.decode("utf-8", errors=errors)
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        where = " of the decompressed data" if compressed else ""
-        raise DataError(f"{path}:{line}: not UTF-8 (byte {raw[error.start]:#04x} at offset {error.start}{where}); "
-                        f"save the file as UTF-8, or read it with errors='replace'") from None
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+        with (gzip.open if compressed else open)(path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                if b"\x00" in raw:
+                    raise DataError(f"{path}: looks binary (a NUL byte at offset {offset + raw.index(0)}), not UTF-8 "
+                                    "text; if it is UTF-16, save it again as UTF-8")
+                try:
+                    line = raw.decode("utf-8", errors=errors)
+                except UnicodeDecodeError as error:
+                    if number == 1 and _binary(path, compressed):
+                        raise DataError(f"{path}: looks binary (NUL bytes), not UTF-8 text; if it is UTF-16, save "
+                                        "it again as UTF-8") from None
+                    where = " of the decompressed data" if compressed else ""
+                    raise DataError(f"{path}:{number}: not UTF-8 (byte {raw[error.start]:#04x} at offset "
+                                    f"{offset + error.start}{where}); save the file as UTF-8") from None
+                offset += len(raw)
+                line = line.removeprefix("\ufeff") if number == 1 else line
+                yield number, (line.removesuffix("\n").removesuffix("\r") + "\n" * line.endswith("\n")
+                               if ends else line.rstrip("\r\n"))
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{path}: a damaged gzip file ({error}); download or compress it again") from None
+
+
+def _binary(path: Path, compressed: bool) -> bool:
+    """Whether the file's first 8 KB hold a NUL byte (an image, UTF-16 text...)."""
+    with (gzip.open if compressed else open)(path, "rb") as f:
+        return b"\x00" in f.read(8192)
+
+
+def read_text(path: str | Path, errors: str = "strict") -> str:
+    """The text of a plain or gzip UTF-8 file (a BOM dropped, CRLF turned into LF); see ``lines_of``. Raises
+    DataError also for an empty or whitespace-only file."""
+    text = "".join(line for _, line in lines_of(path, errors, ends=True))
     if not text.strip():
         raise DataError(f"{path}: the file is empty (or only whitespace); give a file with one example per line")
     return text
@@ -119,10 +136,6 @@ def as_label(value: Any, where: str) -> str | None:
 
 # ------------------------------------------------------------------------------------------------------- readers
 
-def _read_lines(text: str) -> list[Example]:
-    return [Example(text=line.strip()) for line in text.split("\n") if line.strip()]
-
-
 def _tag_example(tokens: Any, tags: Any, where: str) -> Example:
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise DataError(f"{where}: 'tokens' must be a list of strings")
@@ -135,9 +148,9 @@ def _tag_example(tokens: Any, tags: Any, where: str) -> Example:
     return Example(text=" ".join(tokens), tokens=list(tokens), tags=list(tags))
 
 
-def _read_jsonl(text: str, path: Path, text_field: str, label_field: str, meta_fields: Sequence[str]) -> list[Example]:
-    examples = []
-    for n, line in enumerate(text.split("\n"), 1):
+def _jsonl_examples(lines: Iterator[tuple[int, str]], path: Path, text_field: str, label_field: str | None,
+                    meta_fields: Sequence[str]) -> Iterator[Example]:
+    for n, line in lines:
         if not line.strip():
             continue
         where = f"{path}:{n}"
@@ -162,42 +175,63 @@ def _read_jsonl(text: str, path: Path, text_field: str, label_field: str, meta_f
                             f"field with text_field= (--text-field), or give 'tokens' and 'tags' for tagging")
         example.meta = {key: row[key] for key in meta_fields if key in row}
         example.meta["line"] = n
-        examples.append(example)
-    return examples
+        yield example
 
 
-def _read_csv(text: str, path: Path, delimiter: str, text_field: str, label_field: str,
-              meta_fields: Sequence[str]) -> list[Example]:
+def _csv_examples(lines: Iterator[tuple[int, str]], path: Path, delimiter: str, text_field: str,
+                  label_field: str | None, meta_fields: Sequence[str]) -> Iterator[Example]:
+    at_line = [1]   # the line the reader last took (a quoted field can span lines)
+
+    def feed() -> Iterator[str]:
+        for n, line in lines:
+            at_line[0] = n
+            yield line + "\n"
+
     old_limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)  # a single very long field (a whole book in one cell) is still a field
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        header = [name.strip() for name in next(reader)]
+        reader = csv.reader(feed(), delimiter=delimiter)
+        header = [name.strip() for name in next(reader, [])]
         if text_field not in header:
             raise DataError(f"{path}: no column {text_field!r}; the columns are {header}; "
                             f"name the text column with text_field= (--text-field)")
         text_at = header.index(text_field)
         label_at = header.index(label_field) if label_field in header else None
         meta_at = {name: header.index(name) for name in meta_fields if name in header}
-        examples = []
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                raise DataError(f"{path}:{reader.line_num}: {len(row)} fields, the header has {len(header)}; "
+                raise DataError(f"{path}:{at_line[0]}: {len(row)} fields, the header has {len(header)}; "
                                 f"quote fields that hold {delimiter!r} or line breaks")
             label = row[label_at].strip() or None if label_at is not None else None  # an empty cell: no label
             meta = {name: row[at] for name, at in meta_at.items()}
-            meta["line"] = reader.line_num
-            examples.append(Example(text=row[text_at], label=label, meta=meta))
+            meta["line"] = at_line[0]
+            yield Example(text=row[text_at], label=label, meta=meta)
     except csv.Error as error:
-        raise DataError(f"{path}:{reader.line_num}: not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({error})") from None
+        raise DataError(f"{path}:{at_line[0]}: not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({error})") from None
     finally:
         csv.field_size_limit(old_limit)
-    return examples
 
 
-def _read_conll(text: str, path: Path) -> list[Example]:
+def iter_examples(path: str | Path, format: str = "auto", text_field: str = "text", label_field: str | None = "label",
+                  meta_fields: Sequence[str] = (), errors: str = "strict") -> Iterator[Example]:
+    """The examples of a ``lines``, ``jsonl``, ``csv`` or ``tsv`` file (see ``read_examples``), read a line at a time
+    so a file bigger than memory can be streamed (``textrnn predict --file``)."""
+    path = Path(path)
+    format = detect_format(path, format)
+    lines = lines_of(path, errors)
+    if format == "lines":
+        return (Example(text=line.strip(), meta={"line": n}) for n, line in lines if line.strip())
+    if format == "jsonl":
+        return _jsonl_examples(lines, path, text_field, label_field, meta_fields)
+    if format in ("csv", "tsv"):
+        return _csv_examples(lines, path, "\t" if format == "tsv" else ",", text_field, label_field, meta_fields)
+    raise DataError(f"{path}: {format} files are read whole (read_examples); give a .txt, .jsonl, .csv or .tsv file "
+                    "to stream (or --format)")
+
+
+def _read_conll(lines: Iterator[tuple[int, str]], path: Path) -> list[Example]:
     examples: list[Example] = []
     tokens: list[str] = []
     tags: list[str] = []
@@ -217,7 +251,7 @@ def _read_conll(text: str, path: Path) -> list[Example]:
             for column in middle:
                 column.clear()
 
-    for n, line in enumerate(text.split("\n"), 1):
+    for n, line in lines:
         cells = line.split()
         if not cells or cells[0] == "-DOCSTART-":
             flush()
@@ -299,17 +333,14 @@ def read_examples(path: str | Path, format: str = "auto", text_field: str = "tex
     """
     path = Path(path)
     format = detect_format(path, format)
-    text = read_text(path, errors=errors)
-    if format == "lines":
-        examples = _read_lines(text)
-    elif format == "document":
-        examples = [Example(text=text)]
-    elif format == "jsonl":
-        examples = _read_jsonl(text, path, text_field, label_field, meta_fields)
+    if format == "document":
+        examples = [Example(text=read_text(path, errors=errors))]
     elif format == "conll":
-        examples = _read_conll(text, path)
+        examples = _read_conll(lines_of(path, errors), path)
     else:
-        examples = _read_csv(text, path, "\t" if format == "tsv" else ",", text_field, label_field, meta_fields)
+        examples = list(iter_examples(path, format, text_field, label_field, meta_fields, errors))
+    if not examples and not any(line.strip() for _, line in lines_of(path, errors)):
+        raise DataError(f"{path}: the file is empty (or only whitespace); give a file with one example per line")
     if not examples:
         raise DataError(f"{path}: holds no examples; check the format ({format})")
     tagged = [e for e in examples if e.tags is not None]
@@ -323,6 +354,28 @@ def read_examples(path: str | Path, format: str = "auto", text_field: str = "tex
     return examples
 
 
+def iter_texts(path: str | Path, format: str = "auto", text_field: str = "text") -> Iterator[tuple[int, str]]:
+    """(line number, text) of each example of a ``lines``, ``jsonl``, ``csv`` or ``tsv`` file, streamed; the
+    labels, if any, are not read (so never become part of a text)."""
+    for example in iter_examples(path, format, text_field, label_field=None):
+        yield example.meta["line"], example.text
+
+
+def _first_fields(path: Path) -> list[str]:
+    """The field names of a JSON-lines file's first row or a CSV/TSV file's header (for error messages)."""
+    format = detect_format(path)
+    first = next((line for _, line in lines_of(path, errors="replace") if line.strip()), "")
+    if format == "jsonl":
+        try:
+            row = json.loads(first)
+        except json.JSONDecodeError:
+            return []
+        return sorted(row) if isinstance(row, dict) else []
+    if format in ("csv", "tsv"):
+        return [cell.strip() for cell in next(csv.reader([first], delimiter="\t" if format == "tsv" else ","))]
+    return []
+
+
 def _check_labels(examples: list[Example], path: Path, label_field: str, require_label: bool, tagged: bool) -> None:
     labelled = sum(e.label is not None for e in examples)
     if labelled and labelled != len(examples):
@@ -331,7 +384,9 @@ def _check_labels(examples: list[Example], path: Path, label_field: str, require
         raise DataError(f"{path}:{missing.meta.get('line', '?')}: no {label_field!r} label, but line "
                         f"{having.meta.get('line', '?')} has one; give every example a label, or none")
     if require_label and not labelled and not tagged:
-        raise DataError(f"{path}: no {label_field!r} labels; name the label field or column with label_field= "
+        fields = _first_fields(path)
+        has = f" (its fields are {fields})" if fields else ""
+        raise DataError(f"{path}: no {label_field!r} labels{has}; name the label field or column with label_field= "
                         f"(--label-field)")
 
 
@@ -347,7 +402,8 @@ def carve_valid(examples: Sequence[Example], fraction: float, seed: int) -> tupl
     if not 0 < fraction < 1:
         raise ConfigError(f"valid_fraction must be between 0 and 1, got {fraction}")
     if len(examples) < 2:
-        raise DataError(f"{len(examples)} example(s) are too few to carve a validation slice; give a valid file")
+        raise DataError(f"{len(examples)} example(s) are too few to carve a validation slice from; give a validation "
+                        f"file (--valid FILE) or more examples")
     rng = random.Random(seed)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, example in enumerate(examples):
@@ -410,8 +466,8 @@ class Corpus:
         tags for tag), and ConfigError for an unknown task. ``meta_fields``: more fields of JSON-lines or CSV rows
         to keep in each example's ``meta`` (a classifier's finer label, ``model.aux_field``).
         """
-        if task is not None and task not in TASKS:
-            raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        if task is not None and task not in TASK_NAMES:
+            raise ConfigError(f"task must be one of {', '.join(TASK_NAMES)}, got {task!r}")
 
         def read(path: str | Path) -> list[Example]:
             return read_examples(path, format=detect_format(path, format, task), text_field=text_field,

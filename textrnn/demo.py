@@ -77,13 +77,14 @@ def multiple_choice(pipe, items) -> dict:
     return {"accuracy": right / len(items), "n": len(items), "items": details}
 
 
-def _model(name: str, out_dir: Path, quick: bool, data_dir, quiet: bool, device: str):
-    """The saved LM of recipe ``name`` under ``out_dir``, trained first if it is not there, on ``device``."""
+def _model(name: str, out_dir: Path, quick: bool, data_dir, quiet: bool, device: str, resume: bool):
+    """The saved LM of recipe ``name`` under ``out_dir``, trained first if it is not there (an interrupted training
+    there goes on with ``resume``), on ``device``."""
     from textrnn.pipeline import load
 
     run_dir = out_dir / name
     if not (run_dir / "config.json").exists():
-        run_recipe(name, quick=quick, out=str(run_dir), data_dir=data_dir, device=device, quiet=quiet)
+        run_recipe(name, quick=quick, out=str(run_dir), data_dir=data_dir, device=device, resume=resume, quiet=quiet)
     return load(run_dir, device=device)
 
 
@@ -91,9 +92,9 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     began = time.perf_counter()
     quick = bool(recipe.drill.get("quick_models", False))
     device = recipe.train.get("device", "auto")     # --device: where the models train and fill the blanks
-    korean = _model("korean", Path(recipe.drill.get("korean_run", out_dir)), quick, data_dir, quiet, device)
-    english = _model("english", Path(recipe.drill.get("english_run", out_dir)), quick, data_dir, quiet, device)
-    news = _model("ptb", Path(recipe.drill.get("ptb_run", out_dir)), quick, data_dir, quiet, device)
+    korean = _model("korean", Path(recipe.drill.get("korean_run", out_dir)), quick, data_dir, quiet, device, resume)
+    english = _model("english", Path(recipe.drill.get("english_run", out_dir)), quick, data_dir, quiet, device, resume)
+    news = _model("ptb", Path(recipe.drill.get("ptb_run", out_dir)), quick, data_dir, quiet, device, resume)
     top = int(recipe.drill.get("top", 3))
     fills = {}
     for pipe, blanks in ((korean, COURSE_BLANKS), (english, ENGLISH_BLANKS), (news, NEWS_BLANKS)):

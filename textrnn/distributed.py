@@ -14,6 +14,12 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def _active() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
 def setup() -> tuple[int, int]:
     """Join the process group when started by torchrun; returns (rank, world size)."""
     import torch.distributed as dist
@@ -28,29 +34,36 @@ def setup() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def is_main() -> bool:
-    """True on rank 0, and always when not distributed: the process that writes files and prints results."""
-    import torch.distributed as dist
+def rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of processes (0, 1 when not distributed)."""
+    if _active():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+def is_main() -> bool:
+    """True on rank 0, and always when not distributed: the process that writes files and prints results (before
+    the process group is joined, the rank torchrun gave this process)."""
+    return (rank_and_world()[0] if _active() else int(os.environ.get("RANK", "0"))) == 0
 
 
 def wrap(model: torch.nn.Module) -> torch.nn.Module:
     """The model wrapped for DistributedDataParallel when running distributed, else the model itself."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if rank_and_world()[1] == 1:
         return model
     device = next(model.parameters()).device
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DistributedDataParallel wrapper, or the model itself."""
     return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
 
-def teardown() -> None:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def sum_across(total: float, count: int, device: torch.device) -> tuple[float, int]:
+    """``total`` and ``count`` summed over every process (themselves when not distributed)."""
+    if not _active():
+        return total, count
+    values = torch.tensor([total, count], dtype=torch.float64, device=device)   # NCCL reduces CUDA tensors only
+    torch.distributed.all_reduce(values)
+    return float(values[0]), int(values[1])

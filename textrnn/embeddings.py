@@ -34,9 +34,9 @@ class EmbeddingConfig:
     window: int = 5
     min_count: int = 1
     epochs: int = 5
-    sg: bool = True              # skip-gram (True) or CBOW (False)
     negative: int = 5
-    workers: int = 2
+    workers: int = 1             # gensim's threads: with more than one, the vectors (and so the model) differ run to
+                                 # run whatever the seed, since the threads' order is the OS's
     vectors_path: str | None = None   # a word2vec text/binary file or gensim KeyedVectors file instead of training
 
 
@@ -136,9 +136,9 @@ def word2vec_vectors(token_lists, config: EmbeddingConfig, extra_token_lists=Non
     """Word vectors as gensim ``KeyedVectors``: loaded from ``config.vectors_path`` when set, else trained.
 
     Loading: ``.bin`` -> binary word2vec format, ``.txt``/``.vec`` -> text word2vec format, anything else ->
-    ``KeyedVectors.load``. Training: gensim 4 ``Word2Vec`` on ``token_lists`` plus ``extra_token_lists`` (more
-    unlabelled text) with the config's ``dim``, ``window``, ``min_count``, ``sg``, ``negative``, ``epochs`` and
-    ``workers``, seeded with ``seed`` (bit-for-bit repeatable only with ``workers=1``).
+    ``KeyedVectors.load``. Training: gensim 4's skip-gram ``Word2Vec`` on ``token_lists`` plus ``extra_token_lists``
+    (more unlabelled text) with the config's ``dim``, ``window``, ``min_count``, ``negative``, ``epochs`` and
+    ``workers``, seeded with ``seed`` (bit-for-bit repeatable with ``workers=1``, the default).
     Raises DataError for an unreadable file or an empty corpus.
     """
     if config.vectors_path:
@@ -151,7 +151,7 @@ def word2vec_vectors(token_lists, config: EmbeddingConfig, extra_token_lists=Non
     if not sentences:
         raise DataError("word2vec needs text to train on, but every token list is empty")
     model = Word2Vec(sentences=sentences, vector_size=config.dim, window=config.window, min_count=config.min_count,
-                     sg=int(config.sg), negative=config.negative, workers=max(1, config.workers),
+                     sg=1, negative=config.negative, workers=max(1, config.workers),
                      epochs=config.epochs, seed=seed)
     if len(model.wv) == 0:
         raise DataError(f"word2vec kept no word: every word occurs fewer than min_count={config.min_count} times; "

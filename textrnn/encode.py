@@ -17,6 +17,13 @@ from textrnn.vocab import PAD_ID
 TRUNCATE = ("tail", "head", "head+tail")
 
 
+@dataclass
+class EncodeConfig:
+    max_len: int | None = None       # tokens kept per text in training and evaluation (classify); None keeps all
+    truncate: str = "head"           # which part of a long text to keep: "head" | "tail" | "head+tail"
+    strip_html: bool = False         # turn <br /> into spaces and decode &amp; and friends (IMDB)
+
+
 def truncate(ids: Sequence[int], max_len: int | None, keep: str = "head") -> list[int]:
     """Cut a sequence to ``max_len``: keep the ``head`` (first tokens), the ``tail`` (last tokens), or
     ``head+tail`` (the first third and the last two thirds: openings and conclusions both carry signal)."""
@@ -67,9 +74,8 @@ class Batch:
     inputs: torch.Tensor | None = None
     chars: torch.Tensor | None = None
     casing: torch.Tensor | None = None
-    context: torch.Tensor | None = None   # (B, T, F) per-token features given by the pipeline (a tagger's context)
-    aux: torch.Tensor | None = None       # auxiliary heads' targets (-1: none): a classifier's finer label (B,),
-                                          # a tagger's middle CoNLL columns (B, T, K)
+    aux: torch.Tensor | None = None       # a tagger's auxiliary heads' targets (B, T, K): its middle CoNLL columns
+                                          # (-1: none)
     index: list[int] = field(default_factory=list)
 
     def to(self, device: torch.device | str) -> Batch:
@@ -139,7 +145,3 @@ def lm_windows(streams: torch.Tensor, bptt: int) -> Iterator[tuple[torch.Tensor,
     for start in range(0, total, bptt):
         width = min(bptt, total - start)
         yield streams[:, start:start + width], streams[:, start + 1:start + 1 + width]
-
-
-def count_lm_windows(streams: torch.Tensor, bptt: int) -> int:
-    return (streams.size(1) - 1 + bptt - 1) // bptt

@@ -21,15 +21,14 @@ reads word s alone (its characters and casing too): the targets are words s + 1 
 A tagger reads sentences: its train sentences as they are, and a running text cut into sentences with its words
 as written, so the character and casing features see capitals that a lower-casing tokenizer takes from the word ids.
 
-It runs for ``minutes`` (a clock budget, as training's ``max_minutes``), over the texts in shuffled batches of
-similar length. With a run directory the pretrained weights are kept as ``pretrained.safetensors``, and a resumed
-run loads them instead of pretraining again.
+It runs ``epochs`` passes over the texts in shuffled batches of similar length, through the training loop that every
+task uses (``train.fit``, without validation); its checkpoint lives in ``RUN/pretrain/``, so an interrupted run
+resumes it and a finished one is not run again.
 """
 from __future__ import annotations
 
 import math
-import sys
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,21 +37,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textrnn.errors import ConfigError, PipelineError
+from textrnn.corpus import Example
+from textrnn.encode import Batch, bucket_batches, pad
+from textrnn.errors import ConfigError
+from textrnn.models.classifier import Classifier
+from textrnn.models.ensemble import members_of
+from textrnn.models.tagger import Tagger
+from textrnn.tasks import classify, tag
+from textrnn.tokenize import split_sentences
+from textrnn.train import TaskLoop, TrainConfig, fit, set_threads
 from textrnn.vocab import SPECIALS
 
-WEIGHTS = "pretrained.safetensors"
+FOLDER = "pretrain"
 
 
 @dataclass
 class PretrainConfig:
-    minutes: float = 0.0        # >0: pretrain the encoder as a language model for this long first (0: off)
+    epochs: int = 0             # >0: pretrain the encoder as a language model for this many passes first (0: off)
     batch_size: int = 64
     max_len: int = 400          # each text's (a tagger's: sentence's) first words read (reviews beyond it add little
                                 # per second spent)
     negatives: int = 1024       # words sampled per step for the sampled softmax
     lr: float = 0.002
-    report_every: int = 200     # a progress line every this many steps
 
 
 def targets(steps: int, pool: int, left: int, right: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,8 +72,7 @@ def targets(steps: int, pool: int, left: int, right: int) -> tuple[torch.Tensor,
 def _sampled_loss(hidden: torch.Tensor, wanted: torch.Tensor, table: torch.Tensor, sampled: torch.Tensor,
                   log_q: torch.Tensor) -> torch.Tensor:
     """Sampled softmax: each row's target against the shared sampled words, scores corrected by log(K q)."""
-    k = sampled.numel()
-    correction = math.log(k)
+    correction = math.log(sampled.numel())
     positive = (hidden * table[wanted]).sum(-1, keepdim=True) - log_q[wanted].unsqueeze(-1) - correction
     negative = hidden @ table[sampled].t() - log_q[sampled].unsqueeze(0) - correction
     negative = negative.masked_fill(sampled.view(1, -1) == wanted.view(-1, 1), float("-inf"))  # accidental hits
@@ -75,128 +80,88 @@ def _sampled_loss(hidden: torch.Tensor, wanted: torch.Tensor, table: torch.Tenso
     return F.cross_entropy(logits, torch.zeros(len(wanted), dtype=torch.long, device=logits.device))
 
 
-class _ClassifierText:
-    """Texts as a classifier reads them: word ids, each text's first ``max_len`` words."""
+@dataclass
+class Texts:
+    """The pretraining's texts: their word ids, the words as read (a tagger's), and a batch maker."""
 
-    def __init__(self, pipe, items: list, max_len: int):
-        from textrnn.corpus import Example
-        from textrnn.tasks import classify
+    ids: list[list[int]]
+    batch: Callable[[list[int]], Batch]
+    tokens: list[list[str]] | None = None
 
-        examples = [i if isinstance(i, Example) else Example(text=i) for i in items]
-        examples = [e for e in examples if e.text]
-        self.ids = [row[:max_len] for row in classify.encode(pipe, examples, with_labels=False).ids]
 
-    def select(self, keep: list[int]) -> None:
-        self.ids = [self.ids[i] for i in keep]
+def classifier_texts(pipe, items: list, max_len: int) -> Texts:
+    """Texts as a classifier reads them: each text's first ``max_len`` word ids."""
+    examples = [i if isinstance(i, Example) else Example(text=i) for i in items]
+    ids = [row[:max_len] for row in classify.encode(pipe, [e for e in examples if e.text], with_labels=False).ids]
 
-    def batch(self, index: list[int], device) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        from textrnn.encode import pad
+    def batch(index: list[int]) -> Batch:
+        padded, lengths = pad([ids[i] for i in index])
+        return Batch(ids=padded, lengths=lengths, index=index)
 
-        ids, lengths = pad([self.ids[i] for i in index])
-        return ids.to(device), lengths, {}
+    return Texts(ids, batch)
 
-    @staticmethod
-    def states(member, ids: torch.Tensor, lengths: torch.Tensor, inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        outputs, _, steps = member.states(ids, lengths)
+
+def tagger_texts(pipe, items: list, max_len: int) -> Texts:
+    """Sentences as a tagger reads them: its train examples as they are, a running text cut into sentences with
+    its words as written; batches carry their characters and casing."""
+    examples = []
+    for item in items:
+        if isinstance(item, Example) and item.tokens is not None:
+            examples.append(Example(tokens=list(item.tokens[:max_len])))
+            continue
+        for sentence in split_sentences(pipe.clean(item.text if isinstance(item, Example) else item)):
+            words = tag.words(pipe.tokenizer, False, Example(text=sentence))
+            if words:
+                examples.append(Example(tokens=words[:max_len]))
+    encoded = tag.encode(pipe, examples, with_labels=False)
+    return Texts(encoded.ids, lambda index: tag.make_batch(pipe, encoded, index), encoded.tokens)
+
+
+def _states(member, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """A member's recurrent outputs (B, S, D) for ``batch`` and each row's steps (B,)."""
+    if isinstance(member, Classifier):
+        outputs, _, steps = member.states(batch.ids, batch.lengths)
         return outputs, steps
-
-    @staticmethod
-    def encoder(member) -> list[nn.Parameter]:
-        return [*member.embedding.parameters(), *(member.conv.parameters() if member.conv is not None else []),
-                *member.rnn.parameters()]
+    return member.states(batch.ids, batch.lengths, batch.chars, batch.casing), batch.lengths
 
 
-class _TaggerText:
-    """Sentences as a tagger reads them: word ids with each word's characters and casing as written. A tagger's
-    train examples come as they are; a running text is cut into sentences (``split_sentences``) and its words
-    kept as written, so the characters and casing features see the capitals a lower-casing tokenizer drops."""
+class _Pretraining(nn.Module):
+    """What the pretraining trains: the model (its encoder gets the gradients) and the projection heads."""
 
-    def __init__(self, pipe, items: list, max_len: int):
-        from textrnn.corpus import Example
-        from textrnn.tasks import tag
-        from textrnn.tokenize import split_sentences
-
-        self.pipe = pipe
-        examples = []
-        for item in items:
-            if isinstance(item, Example) and item.tokens is not None:
-                examples.append(Example(tokens=list(item.tokens[:max_len])))
-                continue
-            text = item.text if isinstance(item, Example) else item
-            for sentence in split_sentences(pipe._clean_text(pipe.config, text or "")):   # encode.strip_html
-                words = [w for w, _, _ in pipe.written_spans(sentence)]
-                if words:
-                    examples.append(Example(tokens=words[:max_len]))
-        self.encoded = tag.encode(pipe, examples, with_labels=False)
-        self.ids = self.encoded.ids
-
-    def select(self, keep: list[int]) -> None:
-        from textrnn.tasks.tag import Encoded
-
-        e = self.encoded
-        self.encoded = Encoded([e.tokens[i] for i in keep], [e.ids[i] for i in keep], None,
-                               context=None if e.context is None else [e.context[i] for i in keep])
-        self.ids = self.encoded.ids
-
-    def batch(self, index: list[int], device) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        from textrnn.tasks import tag
-
-        batch = tag.make_batch(self.pipe, self.encoded, self.encoded.rows(), index).to(device)
-        return batch.ids, batch.lengths, {"chars": batch.chars, "casing": batch.casing, "context": batch.context}
-
-    @staticmethod
-    def states(member, ids: torch.Tensor, lengths: torch.Tensor, inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        return member.states(ids, lengths, **inputs), lengths
-
-    @staticmethod
-    def encoder(member) -> list[nn.Parameter]:
-        parts = [member.embedding, member.chars, member.casing, member.rnn]
-        return [p for part in parts if part is not None for p in part.parameters()]
+    def __init__(self, model: nn.Module, heads: nn.ModuleList):
+        super().__init__()
+        self.model, self.heads = model, heads
 
 
 def pretrain_encoder(pipe, items: list, config: PretrainConfig, run_dir: str | Path | None = None,
                      resume: bool = False, quiet: bool = False) -> dict:
     """Pretrain the encoder of ``pipe``'s classifier or tagger (each member's, for an ensemble) on ``items``:
     texts, or examples (a tagger's come with their tokens); see the module's docstring. Returns a report."""
-    from textrnn.encode import bucket_batches
-    from textrnn.models.classifier import Classifier
-    from textrnn.models.ensemble import members_of
-    from textrnn.models.tagger import Tagger
-    from textrnn.train import autocast_dtype, set_threads
-
-    model = pipe.model
-    members = members_of(model)
+    members = members_of(pipe.model)
     if not all(isinstance(m, Classifier | Tagger) for m in members):
         raise ConfigError("pretrain: a language-model pretraining of the encoder is for classifiers and taggers; "
-                          "set pretrain.minutes = 0")
-    if config.minutes <= 0 or config.batch_size < 1 or config.max_len < 2 or config.negatives < 1:
-        raise ConfigError(f"pretrain: minutes, batch_size, negatives must be positive and max_len at least 2, got "
-                          f"{config.minutes}, {config.batch_size}, {config.negatives}, {config.max_len}")
-    saved = Path(run_dir) / WEIGHTS if run_dir is not None else None
-    if resume and saved is not None and saved.exists():
-        _load(model, saved)
-        if not quiet:
-            print(f"pretrain: loaded the pretrained encoder from {saved}", file=sys.stderr)
-        return {"loaded": str(saved)}
+                          "set pretrain.epochs = 0")
+    if config.epochs <= 0 or config.batch_size < 1 or config.max_len < 2 or config.negatives < 1:
+        raise ConfigError(f"pretrain: epochs, batch_size, negatives must be positive and max_len at least 2, got "
+                          f"{config.epochs}, {config.batch_size}, {config.negatives}, {config.max_len}")
     first = members[0]
     directions = 2 if first.rnn.bidirectional else 1
     if directions == 2 and first.rnn.num_layers > 1:
         raise ConfigError("pretrain: in stacked bidirectional layers each direction reads the other's outputs, so "
                           "a word's state would have seen the word it predicts; pretrain with model.num_layers=1 "
-                          "(or bidirectional=false), or set pretrain.minutes=0")
+                          "(or bidirectional=false), or set pretrain.epochs=0")
     conv = getattr(first, "conv", None)
     left, right = conv.pad if conv is not None else (0, 0)
     pool = conv.pool_size if conv is not None else 1
-    settings = pipe.config.train
-    set_threads(settings.threads)
-    device = pipe.device
-    torch.manual_seed(settings.seed)
-    text = (_ClassifierText if isinstance(first, Classifier) else _TaggerText)(pipe, items, config.max_len)
+    set_threads(pipe.config.train.threads)
+    device = pipe.to(pipe.config.train.device).device
+    texts = (classifier_texts if isinstance(first, Classifier) else tagger_texts)(pipe, items, config.max_len)
+    ids, make_batch = texts.ids, texts.batch
     shortest = pool + right + 1          # the first step's forward target is word pool + right
-    text.select([i for i, row in enumerate(text.ids) if len(row) >= shortest])
-    if not text.ids:
+    keep = [i for i, row in enumerate(ids) if len(row) >= shortest]
+    if not keep:
         raise ConfigError(f"pretrain: no text of {shortest} words or more to pretrain on")
-    counts = np.bincount(np.concatenate([np.asarray(r, dtype=np.int64) for r in text.ids]), minlength=len(pipe.vocab))
+    counts = np.bincount(np.concatenate([np.asarray(ids[i], dtype=np.int64) for i in keep]), minlength=len(pipe.vocab))
     counts[: len(SPECIALS)] = 0          # padding, <unk>, <bos>, <eos> are neither drawn as negatives nor predicted
     weights = torch.tensor(counts, dtype=torch.float64).pow(0.75)
     if float(weights.sum()) <= 0:
@@ -204,89 +169,45 @@ def pretrain_encoder(pipe, items: list, config: PretrainConfig, run_dir: str | P
     q = (weights / weights.sum()).to(device)
     log_q = q.clamp(min=1e-12).log().float()
     hidden = first.rnn.output_dim // directions
+    tables = pipe.word_embeddings()
     # per member, a projection per direction onto the word-vector space; scores are dot products with the member's
     # own (tied) word embedding
-    tables = pipe._word_embeddings()
-    project = nn.ModuleList(nn.ModuleList(nn.Linear(hidden, tables[0].weight.size(1)) for _ in range(directions))
-                            for _ in members).to(device)
-    parameters = [p for m in members for p in text.encoder(m)] + list(project.parameters())
-    optimizer = torch.optim.Adam(parameters, lr=config.lr)
-    amp_dtype = autocast_dtype(device, settings)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    lengths_all = [len(r) for r in text.ids]
-    model.train()
-    began = time.perf_counter()
-    budget = config.minutes * 60
-    step = tokens = passes = 0
-    recent: list[float] = []
-    while time.perf_counter() - began < budget:
-        for index in bucket_batches(lengths_all, config.batch_size, True, settings.seed * 1000 + passes):
-            if time.perf_counter() - began >= budget:
-                break
-            batch, lengths, inputs = text.batch(index, device)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                sampled = torch.multinomial(q, config.negatives, replacement=True)
-                loss = torch.zeros((), device=device)
-                for member, heads, table in zip(members, project, tables, strict=True):
-                    outputs, steps_lengths = text.states(member, batch, lengths, inputs)    # (B, S, directions * hidden)
-                    forward_at, backward_at = targets(outputs.size(1), pool, left, right)
-                    real = torch.arange(outputs.size(1)).view(1, -1) < steps_lengths.view(-1, 1)   # (B, S), CPU
-                    for d, at in enumerate((forward_at, backward_at)[:directions]):
-                        inside = real & (at.view(1, -1) >= 0) & (at.view(1, -1) < lengths.view(-1, 1))
-                        words = batch.gather(1, at.clamp(0, batch.size(1) - 1).to(device).view(1, -1)
-                                             .expand(batch.size(0), -1))
-                        keep = inside.to(device) & (words >= len(SPECIALS))               # <unk> is no word to predict
-                        if not bool(keep.any()):
-                            continue
-                        states = outputs[..., d * hidden:(d + 1) * hidden][keep]
-                        loss = loss + _sampled_loss(heads[d](states), words[keep], table.weight, sampled,
-                                                    log_q) / (directions * len(members))
-            if not loss.requires_grad:   # no known word of this batch had a target
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            if settings.clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(parameters, settings.clip_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            tokens += int(lengths.sum())
-            recent.append(float(loss.detach()))
-            if not quiet and step % config.report_every == 0:
-                spent = time.perf_counter() - began
-                print(f"pretrain: step {step}  loss {np.mean(recent[-config.report_every:]):.3f}  "
-                      f"{tokens / spent:,.0f} tok/s  {spent / 60:.1f} of {config.minutes:g} min", file=sys.stderr)
-        passes += 1
-    report = {"minutes": round((time.perf_counter() - began) / 60, 2), "steps": step, "tokens": tokens,
-              "texts": len(text.ids), "passes": round(tokens / max(1, sum(lengths_all)), 2),
-              "loss": round(float(np.mean(recent[-config.report_every:])), 4) if recent else None}
-    if not quiet:
-        print(f"pretrain: {step} steps over {tokens:,} words ({report['passes']} passes over {len(text.ids):,} texts) "
-              f"in {report['minutes']} min, sampled-softmax loss {report['loss']}", file=sys.stderr)
-    if saved is not None:
-        _save(model, saved)
-    return report
+    heads = nn.ModuleList(nn.ModuleList(nn.Linear(hidden, tables[0].weight.size(1)) for _ in range(directions))
+                          for _ in members).to(device)
+    lengths = [len(ids[i]) for i in keep]
+    settings = pipe.config.train
 
+    def step(model, batch: Batch, carry):
+        sampled = torch.multinomial(q, config.negatives, replacement=True)
+        # a batch whose targets are all specials still gives a loss with a graph (zero), so every step is a step
+        loss = heads[0][0].weight.sum() * 0.0
+        for member, member_heads, table in zip(members, heads, tables, strict=True):
+            outputs, steps = _states(member, batch)                              # (B, S, directions * hidden)
+            forward_at, backward_at = targets(outputs.size(1), pool, left, right)
+            real = torch.arange(outputs.size(1)).view(1, -1) < steps.view(-1, 1)   # (B, S), CPU
+            for d, at in enumerate((forward_at, backward_at)[:directions]):
+                inside = real & (at.view(1, -1) >= 0) & (at.view(1, -1) < batch.lengths.view(-1, 1))
+                words = batch.ids.gather(1, at.clamp(0, batch.ids.size(1) - 1).to(device).view(1, -1)
+                                         .expand(batch.ids.size(0), -1))
+                wanted = inside.to(device) & (words >= len(SPECIALS))              # <unk> is no word to predict
+                if bool(wanted.any()):
+                    states = outputs[..., d * hidden:(d + 1) * hidden][wanted]
+                    loss = loss + _sampled_loss(member_heads[d](states), words[wanted], table.weight, sampled,
+                                                log_q) / (directions * len(members))
+        return loss, None
 
-def _save(model: nn.Module, path: Path) -> None:
-    from textrnn.fileio import atomic_write
-    from textrnn.pipeline import _write_weights
+    def batches(epoch: int) -> list[Batch]:
+        return [make_batch([keep[i] for i in index])
+                for index in bucket_batches(lengths, config.batch_size, True, settings.seed * 1000 + epoch)]
 
-    atomic_write(path, lambda tmp: _write_weights(model, tmp))
-
-
-def _load(model: nn.Module, path: Path) -> None:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from textrnn.pipeline import _load_weights
-
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as error:
-        raise PipelineError(f"{path}: not a readable safetensors file ({error}); delete it to pretrain again") from None
-    try:
-        _load_weights(model, state, path, None)
-    except PipelineError as error:
-        raise PipelineError(f"{error}; delete it to pretrain again") from None
+    loop_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                              clip_norm=settings.clip_norm, seed=settings.seed, device=settings.device,
+                              amp=settings.amp, amp_cpu=settings.amp_cpu, threads=settings.threads,
+                              restore_best=False)
+    folder = Path(run_dir) / FOLDER if run_dir is not None else None
+    history = fit(_Pretraining(pipe.model, heads), TaskLoop(batches=batches, step=step, evaluate=None), loop_config,
+                  run_dir=folder, resume=resume, quiet=quiet)
+    words_read = sum(lengths) * len(history.epochs)
+    return {"epochs": len(history.epochs), "texts": len(keep), "words": words_read,
+            "minutes": round(history.seconds / 60, 2),
+            "loss": round(history.epochs[-1]["train_loss"], 4) if history.epochs else None}

@@ -1,8 +1,9 @@
 """Recipes: small declarative TOML presets (``recipes/NAME.toml``) that name a corpus, a task and settings.
 
-A recipe's ``runner`` says which code runs it: ``text`` (any classify/tag/lm recipe on a corpus) or one of the
+A recipe's ``runner`` says which code runs it: ``text`` (any recipe of a text task on a corpus) or one of the
 course drills and demos (``hello``, ``multiply``, ``sine``, ``energy``, ``complete``). ``--quick`` applies the
-recipe's own ``quick`` overrides (a seconds-long form for tests), then ``-s key=value`` overrides apply.
+recipe's own ``quick`` overrides (a seconds-long form for tests), then ``-s key=value`` overrides apply. The table
+named after the recipe's task (``[lm]``) holds the task's own settings.
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from textrnn import outdir
 from textrnn.config import apply_overrides, from_dict
 from textrnn.errors import ConfigError, DataError, closest_name
+from textrnn.tasks import TASK_NAMES
 
 RUNNERS = {
     "text": "textrnn.recipes:run_text",
@@ -51,13 +54,9 @@ class DataSettings:
     valid_limit: int | None = None
     max_chars: int | None = None       # keep only the first N characters of train and of valid (one-text corpora)
     valid_fraction: float | None = None
-    extra: str = ""                    # extra unlabelled text for word2vec (an LM trains on it): "unsup" (IMDB's
-                                       # 50k reviews) and/or other corpora's names, comma-separated: "reuters,ptb"
-    extra_limit: int | None = None
-    unlabelled: str = ""               # unlabelled texts for train.virtual_adversarial, named as extra is
-                                       # ("reuters:raw_text"; a tagger reads them cut into sentences); "" = the extra
-                                       # text (a classifier's) or none
-    unlabelled_limit: int | None = None    # at most this many unlabelled texts (sentences for a tagger)
+    extra: str = ""                    # more unlabelled text, named as load_extra_text reads it: for word2vec (and a
+                                       # pretraining's default text); a language model trains on it
+    extra_limit: int | None = None     # at most this many extra texts (those of pretrain.text too)
 
 
 @dataclass
@@ -70,17 +69,14 @@ class Recipe:
     tokenizer: dict = field(default_factory=dict)
     vocab: dict = field(default_factory=dict)
     encode: dict = field(default_factory=dict)
-    lm: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)  # the task's own settings: the recipe's table named after its task
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
-    context: dict = field(default_factory=dict)   # a tagger's contextual character features (ContextConfig)
     pretrain: dict = field(default_factory=dict)  # a classifier's or tagger's encoder pretrained as a language
                                                   # model first (PretrainConfig, textrnn/pretrain.py), on the train
-                                                  # texts and those ``text`` names (a data.extra spec; default: the
-                                                  # data.extra texts)
+                                                  # texts and those ``text`` names (default: the data.extra texts)
     drill: dict = field(default_factory=dict)     # settings of a drill or demo runner
     quick: list = field(default_factory=list)     # overrides applied by --quick
-    char_features: bool = False
     samples: list = field(default_factory=list)   # prompts or texts shown after training
     init_from: str = ""   # a saved run to go on from: its tokenizer, vocabulary, labels, model and weights; the
                           # recipe's data and train settings (a fresh optimizer and schedule) apply
@@ -104,13 +100,23 @@ def read_recipe(name_or_path: str) -> tuple[dict, Path]:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
 
 
+def recipe_from_table(raw: dict) -> Recipe:
+    """A Recipe from its table; the table named after its task becomes ``settings``."""
+    raw = dict(raw)
+    task = raw.get("task", "classify")
+    if task not in TASK_NAMES:
+        raise ConfigError(f"task must be one of {', '.join(TASK_NAMES)}, got {task!r}")
+    if isinstance(raw.get(task), dict):
+        raw["settings"] = {**raw.get("settings", {}), **raw.pop(task)}
+    return from_dict(Recipe, raw)
+
+
 def load_recipe(name_or_path: str, overrides: list[str] = (), quick: bool = False) -> Recipe:
     raw, path = read_recipe(name_or_path)
     raw.setdefault("name", path.stem)
     if quick:
         raw = apply_overrides(raw, list(raw.get("quick", [])))
-    raw = apply_overrides(raw, list(overrides))
-    recipe = from_dict(Recipe, raw)
+    recipe = recipe_from_table(apply_overrides(raw, list(overrides)))
     if recipe.runner not in RUNNERS:
         raise ConfigError(f"{path}: runner must be one of {', '.join(RUNNERS)}, got {recipe.runner!r}")
     return recipe
@@ -118,21 +124,32 @@ def load_recipe(name_or_path: str, overrides: list[str] = (), quick: bool = Fals
 
 def run_recipe(name_or_path: str, overrides: list[str] = (), quick: bool = False, out: str | None = None,
                data_dir: str | None = None, device: str | None = None, resume: bool = False,
-               quiet: bool = False) -> dict:
+               overwrite: bool = False, quiet: bool = False) -> dict:
     """Run a recipe end to end and return its metrics (also written to ``OUT/metrics.json``)."""
     recipe = load_recipe(name_or_path, overrides, quick)
     if device is not None:
         recipe.train["device"] = device
-    from textrnn.distributed import world_size
+    return run_loaded(recipe, Path(out or f"runs/{recipe.name}{'-quick' if quick else ''}"), data_dir=data_dir,
+                      resume=resume, overwrite=overwrite, quiet=quiet)
+
+
+def run_loaded(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False,
+               overwrite: bool = False, quiet: bool = False) -> dict:
+    """Run a loaded recipe into ``out_dir`` (checked and marked first: ``outdir.prepare``)."""
+    from textrnn.distributed import is_main, world_size
 
     if recipe.init_from and recipe.runner != "text":
         raise ConfigError(f"init_from: the {recipe.name} recipe does not train from a saved run; init_from is for "
-                          "classify, tag and lm recipes and 'textrnn train'")
+                          "the text tasks' recipes and 'textrnn train'")
     if recipe.runner != "text" and world_size() > 1:
         # the drills train without DistributedDataParallel: every process would train, print and write alone
         raise ConfigError(f"the {recipe.name} recipe runs in one process; run it without torchrun "
                           "(text recipes and 'textrnn train' can be distributed)")
-    out_dir = Path(out or f"runs/{recipe.name}{'-quick' if quick else ''}")
+    from textrnn.train import TrainConfig
+
+    from_dict(TrainConfig, recipe.train, "train").check()   # a wrong setting is named before the folder is touched
+    if is_main():
+        outdir.prepare(out_dir, recipe.name, recipe.task, resume=resume, overwrite=overwrite)
     module_name, _, function = RUNNERS[recipe.runner].partition(":")
     runner = getattr(importlib.import_module(module_name), function)
     return runner(recipe, out_dir=out_dir, data_dir=data_dir, resume=resume, quiet=quiet)
@@ -154,25 +171,6 @@ def _log(quiet: bool, message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def _unlabelled(recipe: Recipe, data_dir: str | None, quiet: bool) -> list[str] | None:
-    """The texts ``data.unlabelled`` names (a tagger's cut into sentences), when virtual adversarial training reads
-    them; None leaves the pipeline its default (the extra text)."""
-    data = recipe.data
-    if not data.unlabelled or not float(recipe.train.get("virtual_adversarial", 0) or 0):
-        return None
-    from textrnn.corpus import load_extra_text
-
-    texts = load_extra_text(data.unlabelled, data.corpus, data_dir=data_dir, setting="data.unlabelled")
-    if recipe.task == "tag":
-        from textrnn.tokenize import split_sentences
-
-        # sentences of three words or more: a newswire's sign-off ("Reuter") or a dateline teaches nothing
-        texts = [sentence for text in texts for sentence in split_sentences(text) if len(sentence.split()) >= 3]
-    texts = texts[: data.unlabelled_limit]
-    _log(quiet, f"virtual adversarial training on {len(texts):,} unlabelled {'sentences' if recipe.task == 'tag' else 'texts'}")
-    return texts
-
-
 UNKNOWN_WARNING = 0.05   # init_from: above this share of unknown train tokens the log suggests training from scratch
 
 
@@ -184,8 +182,11 @@ def start_from(recipe: Recipe, train: list, quiet: bool = False):
     model and encode settings are not used); the optimizer and schedule start afresh. Words the saved vocabulary
     lacks become ``<unk>``, and the share of them in ``train`` is reported. Raises ConfigError for a run of another
     task and DataError for train labels the saved run does not know."""
+    import numpy as np
+
     from textrnn.pipeline import load
     from textrnn.train import TrainConfig
+    from textrnn.vocab import UNK_ID
 
     source = Path(recipe.init_from)
     pipe = load(source)
@@ -193,8 +194,7 @@ def start_from(recipe: Recipe, train: list, quiet: bool = False):
         raise ConfigError(f"init_from: {source} holds a {pipe.config.task} pipeline, but this recipe trains a "
                           f"{recipe.task} model; start from a saved {recipe.task} run")
     if pipe.labels is not None:
-        seen = ({str(e.label) for e in train if e.label is not None} if recipe.task == "classify"
-                else {str(t) for e in train for t in (e.tags or [])})
+        seen = {str(x) for e in train for x in ([e.label] if e.label is not None else []) + list(e.tags or [])}
         unknown = sorted(seen - set(pipe.labels.itos))
         if unknown:
             raise DataError(f"init_from: the train data has labels {', '.join(map(repr, unknown[:8]))} that {source} "
@@ -204,36 +204,25 @@ def start_from(recipe: Recipe, train: list, quiet: bool = False):
     pipe.config.train = from_dict(TrainConfig, recipe.train, "train")
     pipe.config.meta = {**pipe.config.meta, "recipe": recipe.name, "init_from": str(source),
                         "corpus": recipe.data.corpus or recipe.data.path or pipe.config.meta.get("corpus")}
-    sample = [pipe.normalize_tokens(pipe.example_tokens(e)) for e in train[:2000]]
-    tokens = sum(len(t) for t in sample)
-    unknown_share = sum(t not in pipe.vocab for ts in sample for t in ts) / max(1, tokens)
+    ids = pipe.encode(train[:2000], with_labels=False).ids   # a list of id lists, or an LM's one stream
+    flat = np.concatenate([np.asarray(row, dtype=np.int64) for row in ids]) if isinstance(ids, list) else ids
+    unknown_share = float((np.asarray(flat) == UNK_ID).mean()) if len(flat) else 0.0
     _log(quiet, f"starting from {source}: its tokenizer, vocabulary ({len(pipe.vocab):,} tokens), model and weights; "
                 f"{unknown_share:.1%} of the train tokens are unknown to it"
-                + (" (sampled)" if len(train) > len(sample) else "")
+                + (" (sampled)" if len(train) > 2000 else "")
                 + ("; they all become <unk>, so a model trained on this text from scratch (without init_from) may"
                    " do better" if unknown_share > UNKNOWN_WARNING else ""))
     return pipe
 
 
-def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False,
-             quiet: bool = False) -> dict:
-    """Steps: data, tokens + vocabulary, model, training, evaluation, plots, save."""
-    from textrnn.corpus import Corpus, load_corpus, load_extra_text
-    from textrnn.pipeline import Pipeline
-    from textrnn.plots import plot_confusion, plot_curves
-    from textrnn.train import resolve_device
+def read_corpus(recipe: Recipe, data_dir: str | None):
+    """The recipe's corpus (its card's, or its own files), cut to the recipe's limits."""
+    from textrnn.corpus import Corpus, load_corpus
 
-    began = time.perf_counter()
-    if recipe.pretrain.get("minutes") and (recipe.task not in ("classify", "tag") or recipe.init_from):
-        raise ConfigError("pretrain: pretraining the encoder as a language model is for a new classifier or tagger "
-                          "(task classify or tag, no init_from); set pretrain.minutes=0")
-    # 1. data
     data = recipe.data
     if data.path:
-        aux_field = recipe.model.get("aux_field") if recipe.task == "classify" else None
         corpus = Corpus.from_files(train=data.path, valid=data.valid_path, text_field=data.text_field,
-                                   label_field=data.label_field, task=recipe.task,
-                                   meta_fields=[aux_field] if aux_field else ())
+                                   label_field=data.label_field, task=recipe.task)
     else:
         corpus = load_corpus(data.corpus, data_dir=data_dir, valid_fraction=data.valid_fraction)
     if data.limit:
@@ -241,87 +230,76 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     if data.valid_limit:
         corpus.valid = corpus.valid[: data.valid_limit]
     if data.max_chars:
-        corpus.train, corpus.valid = _first_characters(corpus.train, data.max_chars), _first_characters(corpus.valid, data.max_chars)
-    extra = []
-    if data.extra:
-        extra = load_extra_text(data.extra, data.corpus, data_dir=data_dir)[: data.extra_limit]
-        if recipe.task == "lm":
-            # a language model learns from the unlabelled text itself; a classifier only from its word vectors
-            from textrnn.corpus import Example
+        corpus.train, corpus.valid = (_first_characters(corpus.train, data.max_chars),
+                                      _first_characters(corpus.valid, data.max_chars))
+    return corpus
 
-            corpus.train = list(corpus.train) + [Example(text=t) for t in extra]
-            extra = []
+
+def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False,
+             quiet: bool = False) -> dict:
+    """Steps: data, tokens + vocabulary + model (or a saved run's), pretraining, training, evaluation, plots, save."""
+    from textrnn.corpus import Example, load_extra_text
+    from textrnn.distributed import is_main
+    from textrnn.pipeline import Pipeline
+    from textrnn.plots import plot_curves
+    from textrnn.train import CHECKPOINT, load_checkpoint, resolve_device
+
+    began = time.perf_counter()
+    pretrain = dict(recipe.pretrain)
+    if pretrain.get("epochs") and recipe.init_from:
+        raise ConfigError("pretrain: pretraining the encoder is for a new classifier or tagger, not one from "
+                          "init_from; set pretrain.epochs=0")
+    if resume and (out_dir / CHECKPOINT).exists():
+        load_checkpoint(out_dir / CHECKPOINT)   # a checkpoint textrnn cannot read is refused before any work
+    # 1. data
+    data = recipe.data
+    corpus = read_corpus(recipe, data_dir)
+    extra = load_extra_text(data.extra, data.corpus, data_dir=data_dir)[: data.extra_limit] if data.extra else []
+    if extra and recipe.task == "lm":   # a language model learns from the unlabelled text itself
+        corpus.train, extra = list(corpus.train) + [Example(text=t) for t in extra], []
     _log(quiet, f"{recipe.name}: {len(corpus.train):,} train / {len(corpus.valid):,} valid examples"
                 + (" (valid carved from train)" if corpus.valid_is_carved else ""))
-    context_text = []
-    if recipe.context.get("text"):
-        context_text = load_extra_text(recipe.context["text"], data.corpus, data_dir=data_dir)[: data.extra_limit]
-    # 2-3. tokens, vocabulary, (pretrained context features,) model; or all of them from a saved run
+    # 2-3. tokens, vocabulary, model; or all of them from a saved run
     if recipe.init_from:
         pipe = start_from(recipe, corpus.train, quiet)
     else:
         pipe = Pipeline.for_task(recipe.task, corpus, tokenizer=recipe.tokenizer, vocab=recipe.vocab,
-                                 model=recipe.model, encode=recipe.encode, lm=recipe.lm, train_config=recipe.train,
-                                 char_features=recipe.char_features, word2vec_extra=extra,
-                                 meta={"recipe": recipe.name, "corpus": data.corpus}, context=recipe.context or None,
-                                 context_text=context_text, run_dir=out_dir, resume=resume, quiet=quiet)
+                                 model=recipe.model, encode=recipe.encode, settings=recipe.settings,
+                                 train_config=recipe.train, extra_text=extra,
+                                 meta={"recipe": recipe.name, "corpus": data.corpus}, quiet=quiet)
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
     pretrained = None
-    if recipe.pretrain.get("minutes"):
-        settings = dict(recipe.pretrain)
-        spec = settings.pop("text", "")
+    if pretrain.get("epochs"):
+        spec = pretrain.pop("text", "")
         texts = (load_extra_text(spec, data.corpus, data_dir=data_dir, setting="pretrain.text")[: data.extra_limit]
                  if spec else extra)
         pretrained = pipe.pretrain(list(corpus.train) + list(texts), run_dir=out_dir, resume=resume, quiet=quiet,
-                                   **settings)
+                                   **pretrain)
     # 4. training
-    history = pipe.fit(corpus.train, corpus.valid, unlabelled=_unlabelled(recipe, data_dir, quiet), run_dir=out_dir,
-                       resume=resume, quiet=quiet)
-    from textrnn.distributed import is_main
-
+    history = pipe.fit(corpus.train, corpus.valid, run_dir=out_dir, resume=resume, quiet=quiet)
     if not is_main():
         return {}
     # 5. evaluation (rank 0 only when distributed)
     metrics = base_metrics(recipe, history, str(pipe.device))
-    metrics["valid"] = pipe.evaluate(corpus.valid, where="valid")
+    valid = pipe.encode(corpus.valid, where="valid")
+    metrics["valid"] = pipe.task.evaluate(pipe, valid)
     metrics["valid_is_carved"] = bool(corpus.valid_is_carved)
     if pretrained is not None:
         metrics["pretrain"] = pretrained
     if corpus.test:
         metrics["test"] = pipe.evaluate(corpus.test, where="test")
-    if recipe.task == "classify" and any("clean" in e.meta for e in corpus.valid):
-        clean = [e for e in corpus.valid if e.meta.get("clean")]
-        if clean:
-            metrics["valid_clean"] = {k: v for k, v in pipe.evaluate(clean).items() if k != "per_class"}
+    clean = [e for e in corpus.valid if (e.meta or {}).get("clean")]
+    if clean and len(clean) < len(corpus.valid):   # Reuters: the texts whose label Keras did not take from another
+        metrics["valid_clean"] = {k: v for k, v in pipe.evaluate(clean).items() if k != "per_class"}
     if pipe.word2vec_report is not None:
         metrics["word2vec"] = pipe.word2vec_report
         _show_neighbours(pipe, recipe, quiet)
     metrics["sizes"] = {"train": len(corpus.train), "valid": len(corpus.valid), "vocab": len(pipe.vocab)}
-    metrics["wall_seconds"] = round(time.perf_counter() - began, 1)
     # 6. plots and samples
     plot_curves(history.epochs, out_dir / "curves.png")
-    if recipe.task == "classify":
-        from textrnn.tasks import classify
-
-        encoded = pipe.encode(corpus.valid)
-        predicted = classify.probabilities(pipe, encoded).argmax(axis=1)
-        from textrnn.metrics import confusion_matrix
-
-        matrix = confusion_matrix(encoded.labels, predicted, len(pipe.labels))
-        plot_confusion(matrix, pipe.labels.itos, out_dir / "confusion.png")
-    if recipe.task == "lm":
-        # one seed per prompt: with one seed, prompts that end alike ("ROMEO:\n", "First Citizen:\n") draw the same
-        # random numbers from near-equal distributions and can print the very same sample
-        length = 200 if recipe.tokenizer.get("kind") == "char" else 40
-        samples = [{"prompt": p, "text": pipe.generate(p, max_tokens=length, temperature=0.8, seed=i)}
-                   for i, p in enumerate(recipe.samples or [""])]
-        metrics["samples"] = samples
-        from textrnn.fileio import atomic_write
-
-        text = "\n\n".join(f"[{s['prompt']}]{s['text']}" for s in samples)
-        atomic_write(out_dir / "samples.txt", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
-        for sample in samples:
-            _log(quiet, f"--- sample ({sample['prompt']!r}):\n{sample['prompt']}{sample['text']}")
+    if pipe.task.report is not None:
+        metrics.update(pipe.task.report(pipe, valid, out_dir, recipe.samples, quiet))
+    metrics["wall_seconds"] = round(time.perf_counter() - began, 1)
     # 7. save
     pipe.save(out_dir, metrics)
     _log(quiet, f"saved to {out_dir}")
@@ -348,7 +326,7 @@ def _show_neighbours(pipe, recipe: Recipe, quiet: bool) -> None:
     words = [w for w in recipe.drill.get("neighbours", ["good", "bad", "oil", "bank"]) if w in pipe.vocab][:4]
     if not words or quiet:
         return
-    table = nearest_neighbours(pipe._word_embedding().weight.detach().cpu(), pipe.vocab, words, k=5)
+    table = nearest_neighbours(pipe.word_embeddings()[0].weight.detach().cpu(), pipe.vocab, words, k=5)
     for word, neighbours in table.items():
         print(f"  {word}: " + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours), file=sys.stderr)
 
@@ -357,3 +335,29 @@ def describe(name: str) -> dict[str, Any]:
     raw, _ = read_recipe(name)
     return {"name": name, "task": raw.get("task", ""), "runner": raw.get("runner", "text"),
             "corpus": raw.get("data", {}).get("corpus", ""), "description": raw.get("description", "")}
+
+
+def train_custom(task: str, data: str | Path, valid: str | Path | None = None, text_field: str = "text",
+                 label_field: str = "label", tokenizer: str = "word", embedding: str = "learned", cell: str = "lstm",
+                 out: str | Path = "runs/custom", overrides: list[str] = (), device: str | None = None,
+                 resume: bool = False, overwrite: bool = False, quiet: bool = False,
+                 init_from: str | Path | None = None) -> dict:
+    """Train a pipeline on a file (jsonl, csv/tsv, txt or CoNLL) with the task's defaults; returns its metrics.
+
+    ``init_from``: a saved run of the same task to go on from (fine-tuning): its tokenizer, vocabulary, labels,
+    model and weights are kept, so ``tokenizer``, ``embedding`` and ``cell`` do not apply."""
+    from textrnn.tasks import get_task
+
+    defaults = get_task(task).defaults
+    raw = {"name": Path(out).name, "runner": "text", "task": task,
+           "data": {"path": str(data), "valid_path": str(valid) if valid else None,
+                    "text_field": text_field, "label_field": label_field},
+           "tokenizer": {"kind": tokenizer}, **{k: dict(v) for k, v in defaults.items()}}
+    raw["model"] = {**raw.get("model", {}), "cell": cell, "embedding": {"kind": embedding}}
+    raw.setdefault("train", {})
+    if device:
+        raw["train"]["device"] = device
+    if init_from:
+        raw["init_from"] = str(init_from)
+    recipe = recipe_from_table(apply_overrides(raw, list(overrides)))
+    return run_loaded(recipe, Path(out), resume=resume, overwrite=overwrite, quiet=quiet)

@@ -6,6 +6,7 @@ Each has ``tokenize(text) -> tokens``, ``detokenize(tokens) -> text`` and ``conf
 """
 from __future__ import annotations
 
+import html
 import io
 import re
 import unicodedata
@@ -24,6 +25,8 @@ _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 # "<unk>" as written is one token, the vocabulary's own: corpora that mark their rare words with it (the Penn
 # Treebank, WikiText) keep one predicted <unk> per rare word, not the three tokens "<", "unk", ">", which a language
 # model predicts almost for free and which made PTB perplexities incomparable with published ones
+CHARACTER_COVERAGE = 0.9995   # sentencepiece's default: the rarest characters are spelled as bytes
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _WORD_RE = re.compile(rf"<unk>|\d+(?:[.,]\d+)+|[\w{_COMBINING}]+(?:['’][\w{_COMBINING}]+)*|\S")
 _find_words = _WORD_RE.findall
 _is_alnum = str.isalnum
@@ -85,6 +88,35 @@ class Tokenizer(Protocol):
     def config(self) -> dict: ...
 
 
+def _composes(before: str, char: str) -> bool:
+    """Whether NFC may join ``char`` to the cluster ``before`` it: a combining mark (NFC reorders marks and may
+    compose one with the base past another), or a Hangul vowel or final jamo, an Indic vowel sign that composes."""
+    return (unicodedata.combining(char) != 0
+            or unicodedata.normalize("NFC", before + char) != unicodedata.normalize("NFC", before) + char)
+
+
+def _nfc_offsets(text: str) -> tuple[list[int], list[int]]:
+    """For each character of ``NFC(text)``, where it starts and ends in ``text``: its own place in the part of a
+    cluster that NFC leaves as it is, else the place of the rest of the cluster.
+
+    ``text`` is cut into clusters (a character and those NFC joins to it); each cluster normalises on its own, and
+    NFC of the whole is the clusters' NFC end to end."""
+    starts: list[int] = []
+    ends: list[int] = []
+    begin = 0
+    for i in range(1, len(text) + 1):
+        if i < len(text) and _composes(text[begin:i], text[i]):
+            continue
+        cluster = text[begin:i]
+        normal = unicodedata.normalize("NFC", cluster)
+        same = next((k for k, (a, b) in enumerate(zip(cluster, normal, strict=False)) if a != b),
+                    min(len(cluster), len(normal)))   # the length of the unchanged start
+        starts += [*range(begin, begin + same), *[begin + same] * (len(normal) - same)]
+        ends += [*range(begin + 1, begin + same + 1), *[i] * (len(normal) - same)]
+        begin = i
+    return starts, ends
+
+
 @dataclass
 class CharTokenizer:
     """One token per Unicode character (spaces and newlines included); exactly reversible."""
@@ -118,10 +150,13 @@ class WordTokenizer:
         return _words(text.lower() if self.lower else text)
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
-        """The words as written (never lower-cased: they belong with their offsets) with their character offsets
-        (start, end) in the NFC-normalised text (the input itself for text that is already NFC, as nearly all is)."""
-        text = unicodedata.normalize("NFC", text)
-        return [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+        """The words (NFC, never lower-cased: they belong with their offsets) with their character offsets (start,
+        end) into ``text`` as given: ``text[start:end]`` is the word as written, decomposed accents and all."""
+        normal = unicodedata.normalize("NFC", text)
+        if normal == text:
+            return [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+        starts, ends = _nfc_offsets(text)
+        return [(m.group(), starts[m.start()], ends[m.end() - 1]) for m in _WORD_RE.finditer(normal)]
 
     def detokenize(self, tokens: Iterable[str]) -> str:
         out: list[str] = []
@@ -168,7 +203,6 @@ class SentencePieceTokenizer:
         texts: Iterable[str],
         vocab_size: int = 8000,
         model_type: str = "unigram",
-        character_coverage: float = 0.9995,
         max_sentences: int = 2_000_000,
         lower: bool = False,
     ) -> SentencePieceTokenizer:
@@ -178,23 +212,19 @@ class SentencePieceTokenizer:
 
         if model_type not in ("unigram", "bpe"):
             raise ConfigError(f"tokenizer.model_type must be 'unigram' or 'bpe', got {model_type!r}")
-        if not 0.98 <= character_coverage <= 1.0:
-            raise ConfigError(f"tokenizer.character_coverage must be between 0.98 and 1.0 (sentencepiece's range), "
-                              f"got {character_coverage}")
         sentences = [t.lower() if lower else t for t in texts if t.strip()]
         if not sentences:
             raise ConfigError("cannot train sentencepiece on an empty corpus")
         model = io.BytesIO()
         try:
-            _train_sentencepiece(spm, sentences, model, vocab_size, model_type, character_coverage, max_sentences)
+            _train_sentencepiece(spm, sentences, model, vocab_size, model_type, max_sentences)
         except RuntimeError as error:
             # sentencepiece's messages look like "INTERNAL: file.cc(94) [the failed check] the explanation"
             check, _, explanation = str(error).partition("] ")
             reason = explanation.strip() or f"its check {check.partition('[')[2]}] failed."
             raise ConfigError(
                 f"sentencepiece could not train {vocab_size} pieces on {len(sentences):,} texts: {reason} "
-                f"Set tokenizer.vocab_size higher, or tokenizer.character_coverage lower (now {character_coverage}, "
-                "at least 0.98; rarer characters are still encoded as bytes)") from None
+                f"Set tokenizer.vocab_size lower, or give more text") from None
         return cls(model.getvalue(), model_type, lower=lower)
 
     def tokenize(self, text: str) -> list[str]:
@@ -217,14 +247,14 @@ class SentencePieceTokenizer:
 
 
 def _train_sentencepiece(spm, sentences: list[str], model, vocab_size: int, model_type: str,
-                     character_coverage: float, max_sentences: int) -> None:
+                         max_sentences: int) -> None:
     """One sentencepiece training run with textrnn's special ids, byte fallback and a soft vocabulary limit."""
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences),
         model_writer=model,
         vocab_size=vocab_size,
         model_type=model_type,
-        character_coverage=character_coverage,
+        character_coverage=CHARACTER_COVERAGE,
         pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
         pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
         byte_fallback=True,
@@ -237,6 +267,30 @@ def _train_sentencepiece(spm, sentences: list[str], model, vocab_size: int, mode
 
 
 TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
+KINDS = ("word", "char", "sentencepiece")
+
+
+@dataclass
+class TokenizerConfig:
+    kind: str = "word"               # "word" | "char" | "sentencepiece"
+    lower: bool = False
+    vocab_size: int = 8000           # sentencepiece only
+    model_type: str = "unigram"      # sentencepiece only: "unigram" | "bpe"
+
+
+def build_tokenizer(config: TokenizerConfig, texts: Iterable[str]):
+    """The tokenizer ``config`` names; sentencepiece is trained on ``texts`` (the train split's, cleaned)."""
+    if config.kind == "sentencepiece":
+        return SentencePieceTokenizer.train(texts, vocab_size=config.vocab_size, model_type=config.model_type,
+                                            lower=config.lower)
+    if config.kind not in TOKENIZERS:
+        raise ConfigError(f"tokenizer.kind must be one of {', '.join(KINDS)}, got {config.kind!r}")
+    return TOKENIZERS[config.kind](lower=config.lower)
+
+
+def clean_text(text: str, strip_html: bool) -> str:
+    """``text`` with, for ``strip_html`` (IMDB), line-break tags made spaces and entities such as ``&amp;`` decoded."""
+    return html.unescape(_HTML_BREAK.sub(" ", text)) if strip_html else text
 
 
 def tokenizer_from_config(config: dict, model_file: str | Path | None = None):

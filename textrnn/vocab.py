@@ -11,6 +11,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from textrnn.errors import DataError, PipelineError
@@ -19,6 +20,15 @@ from textrnn.fileio import atomic_write_json
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+
+@dataclass
+class VocabConfig:
+    min_freq: int = 1
+    max_size: int | None = None      # counts the four special tokens
+    extra_min_freq: int = 0          # >0: words of the extra (word2vec) text seen this often join the vocabulary
+                                     # after train's, with their word2vec vectors: unseen words at test time are
+                                     # then known, as with pretrained vectors (0: the vocabulary is train's alone)
 
 
 def _read_token_list(path: Path, what: str) -> list[str]:
@@ -30,8 +40,12 @@ def _read_token_list(path: Path, what: str) -> list[str]:
         raise PipelineError(f"{path}: not valid JSON ({error}); the file is corrupted, save the pipeline again") from error
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise PipelineError(f"{path}: {what} must be a JSON list of strings")
-    if len(set(items)) != len(items):
-        raise PipelineError(f"{path}: {what} has duplicate entries")
+    seen: set[str] = set()
+    for number, item in enumerate(items):
+        if item in seen:
+            raise PipelineError(f"{path}: {what} holds {item!r} twice (again at index {number}); the file was edited or "
+                                "is corrupted: save the pipeline again")
+        seen.add(item)
     return items
 
 

@@ -5,45 +5,17 @@ from pathlib import Path
 
 import numpy as np
 
-from textrnn.errors import ConfigError
 
+def train_regressor(model_settings: dict, train, valid, train_settings: dict, run_dir: Path | None, quiet: bool,
+                    resume: bool = False, tolerance: float = 0.0, meta: dict | None = None):
+    """A regress pipeline built from ``model_settings`` and trained on ``Encoded`` arrays; returns (pipe, history).
+    ``tolerance`` > 0 adds the share of items within it (``accuracy``) to its evaluation."""
+    from textrnn.pipeline import Pipeline
 
-def train_regressor(model_settings: dict, train, valid, train_settings: dict, run_dir: Path | None,
-                    quiet: bool, resume: bool = False, metrics=None):
-    """Build a Regressor from settings and train it on ``Encoded`` arrays; returns (model, history, config)."""
-    from textrnn.config import from_dict
-    from textrnn.models import MODELS
-    from textrnn.tasks import regress
-    from textrnn.train import TrainConfig, fit, resolve_device, set_seed, set_threads
-
-    train_config = from_dict(TrainConfig, train_settings, "train")
-    model_config = from_dict(MODELS["regressor"][0], model_settings, "model")
-    set_threads(train_config.threads)
-    set_seed(train_config.seed)
-    model = MODELS["regressor"][1](model_config).to(resolve_device(train_config.device))
-    loop = regress.loop(model, train, valid, train_config, metrics=metrics)
-    history = fit(model, loop, train_config, run_dir=run_dir, resume=resume, quiet=quiet)
-    return model, history, train_config
-
-
-def save_regressor(out_dir: Path, model, model_settings: dict, meta: dict, metrics: dict) -> None:
-    """Save a regressor as a pipeline directory (config.json with the scaling in ``meta``, model.safetensors)."""
-    from textrnn.config import from_dict
-    from textrnn.pipeline import Pipeline, PipelineConfig
-
-    config = from_dict(PipelineConfig, {"task": "regress", "model": model_settings, "meta": meta})
-    Pipeline(config, model=model.cpu()).save(out_dir, metrics)
-
-
-def evaluate_saved(pipe, data: Path) -> dict:
-    """Evaluate a saved regress pipeline on a data file (energy: a CSV with the same columns)."""
-    kind = pipe.config.meta.get("drill")
-    if kind != "energy":
-        raise ConfigError(f"'evaluate --data' works for energy forecasters; this run is a {kind or 'regress'} drill "
-                          "whose data are generated: rerun the recipe instead")
-    from textrnn.drills.energy import evaluate_file
-
-    return evaluate_file(pipe, data)
+    pipe = Pipeline.for_task("regress", train=train, model=model_settings, settings={"tolerance": tolerance},
+                             train_config=train_settings, meta=meta or {}, quiet=quiet)
+    history = pipe.fit(train, valid, run_dir=run_dir, resume=resume, quiet=quiet)
+    return pipe, history
 
 
 def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
@@ -56,4 +28,5 @@ def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
 
 
 def mean(values) -> float:
-    return float(np.mean(list(values))) if values else float("nan")
+    values = list(values)
+    return float(np.mean(values)) if values else float("nan")

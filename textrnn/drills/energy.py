@@ -14,32 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from textrnn.drills import save_regressor, table, train_regressor
+from textrnn.drills import table, train_regressor
 from textrnn.errors import ConfigError
 from textrnn.recipes import Recipe, base_metrics
-from textrnn.tasks.regress import Encoded, predict
-
-SEASON = 24
-
-
-def features(hours: np.ndarray, scaled: np.ndarray, calendar: bool) -> np.ndarray:
-    """(N, F) per-hour inputs: the scaled load and, with ``calendar``, hour-of-day and day-of-week on circles."""
-    columns = [scaled]
-    if calendar:
-        hour = (hours.astype("datetime64[h]").astype(np.int64) % 24).astype(np.float32)
-        day = ((hours.astype("datetime64[D]").astype(np.int64) + 3) % 7).astype(np.float32)  # 1970-01-01 was a Thursday
-        columns += [np.sin(2 * np.pi * hour / 24), np.cos(2 * np.pi * hour / 24),
-                    np.sin(2 * np.pi * day / 7), np.cos(2 * np.pi * day / 7)]
-    return np.stack(columns, axis=1).astype(np.float32)
-
-
-def make_windows(inputs: np.ndarray, scaled: np.ndarray, targets_at: np.ndarray, window: int, horizon: int) -> Encoded:
-    """Windows ending at each index in ``targets_at`` (exclusive) -> the next ``horizon`` changes from the last value."""
-    index = targets_at[:, None] + np.arange(-window, 0)[None, :]
-    x = inputs[index]
-    last = scaled[targets_at - 1]
-    y = np.stack([scaled[targets_at + k] - last for k in range(horizon)], axis=1)
-    return Encoded(x.astype(np.float32), y.astype(np.float32))
+from textrnn.tasks.regress import SEASON, Encoded, features, make_windows, mape
 
 
 def load_series(recipe: Recipe, data_dir: str | None):
@@ -58,10 +36,6 @@ def load_series(recipe: Recipe, data_dir: str | None):
         raise ConfigError("with --data, name the columns: --time-column COLUMN --value-column COLUMN")
     result = read_series(path, time_column, value_column)
     return result[0], result[1], str(path)
-
-
-def mape(truth: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.mean(np.abs(predicted - truth) / np.abs(truth)) * 100)
 
 
 def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False, quiet: bool = False) -> dict:
@@ -95,9 +69,9 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
               f"of {window} h", file=sys.stderr)
     # 3-4. model and training
     settings = {**recipe.model, "input_dim": inputs.shape[1], "output_dim": horizon, "mode": "many_to_one"}
-    model, history, _ = train_regressor(settings, train, valid, recipe.train, out_dir, quiet=quiet, resume=resume)
+    pipe, history = train_regressor(settings, train, valid, recipe.train, out_dir, quiet=quiet, resume=resume)
     # 5. evaluation in megawatts on the same test hours for every forecast
-    change = predict(model, test.inputs)
+    change = pipe.predict(test.inputs)
     last = values[test_at - 1]
     truth = values[test_at]
     forecast = last + change[:, 0] * std
@@ -107,7 +81,7 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     for name, guess in (("gru", forecast), ("persistence", persistence), ("seasonal_naive", seasonal)):
         rows[name] = {"mae": float(np.mean(np.abs(guess - truth))), "mape": mape(truth, guess),
                       "mse": float(np.mean((guess - truth) ** 2))}
-    metrics = base_metrics(recipe, history, str(next(model.parameters()).device))
+    metrics = base_metrics(recipe, history, str(pipe.device))
     test_metrics = {"task": "regress", "n": int(len(truth)), **rows["gru"],
                     "persistence_mape": rows["persistence"]["mape"], "persistence_mae": rows["persistence"]["mae"],
                     "seasonal_naive_mape": rows["seasonal_naive"]["mape"],
@@ -136,29 +110,8 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
                 out_dir / "forecast.png", "Hourly load: the last test week (MW)")
     plot_curves(history.epochs, out_dir / "curves.png")
     # 6. save with the scaling, so evaluate --data can reuse it
-    save_regressor(out_dir, model, settings, {"recipe": recipe.name, "drill": "energy", "mean": mean, "std": std,
-                                              "window": window, "horizon": horizon, "calendar": calendar,
-                                              "time_column": d.get("time_column") or "Datetime",
-                                              "value_column": d.get("value_column") or "AEP_MW"}, metrics)
+    pipe.config.meta = {"recipe": recipe.name, "drill": "energy", "mean": mean, "std": std, "window": window,
+                        "horizon": horizon, "calendar": calendar, "time_column": d.get("time_column") or "Datetime",
+                        "value_column": d.get("value_column") or "AEP_MW"}
+    pipe.save(out_dir, metrics)
     return metrics
-
-
-def evaluate_file(pipe, path) -> dict:
-    """Next-hour MAPE of a saved forecaster over every window of a CSV, beside persistence on the same hours."""
-    from textrnn.corpus import read_series
-
-    meta = pipe.config.meta
-    result = read_series(path, meta["time_column"], meta["value_column"])
-    hours, values = result[0], result[1]
-    window = int(meta["window"])
-    scaled = ((values - meta["mean"]) / meta["std"]).astype(np.float32)
-    inputs = features(hours, scaled, bool(meta["calendar"]))
-    at = np.arange(max(window, SEASON), len(values) - int(meta["horizon"]) + 1)
-    if len(at) == 0:
-        raise ConfigError(f"{path}: too few hours for windows of {window}")
-    windows = make_windows(inputs, scaled, at, window, int(meta["horizon"]))
-    forecast = values[at - 1] + predict(pipe.model, windows.inputs)[:, 0] * meta["std"]
-    truth = values[at]
-    return {"task": "regress", "n": int(len(at)), "mse": float(np.mean((forecast - truth) ** 2)),
-            "mae": float(np.mean(np.abs(forecast - truth))), "mape": mape(truth, forecast),
-            "persistence_mape": mape(truth, values[at - 1])}

@@ -25,7 +25,7 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     pipe = Pipeline.for_task("tag", train=[example], tokenizer="char", embedding={"kind": "onehot"},
                              model=recipe.model, train_config=recipe.train, meta={"recipe": recipe.name}, quiet=quiet)
     every = int(recipe.drill.get("print_every", 10))
-    encoded = pipe.encode([example])
+    encoded = pipe.encode([example])   # the drill's goal is to learn this one word: it validates on it too
 
     def show(epoch: int, metrics: dict) -> None:
         if quiet or (epoch % every and metrics["accuracy"] < 1.0):
@@ -38,8 +38,9 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     loop = tag.loop(pipe, encoded, encoded, pipe.config.train)
     loop.on_epoch_end.append(show)
     loop.stop_when = lambda metrics: metrics["accuracy"] >= 1.0
-    from textrnn.train import fit
+    from textrnn.train import fit, set_threads
 
+    set_threads(pipe.config.train.threads)
     began = time.perf_counter()
     pipe.to(pipe.config.train.device)
     history = fit(pipe.model, loop, pipe.config.train, run_dir=out_dir, resume=resume, quiet=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from textrnn.drills import mean, save_regressor, table, train_regressor
+from textrnn.drills import mean, table, train_regressor
 from textrnn.recipes import Recipe, base_metrics
-from textrnn.tasks.regress import Encoded, predict, report
+from textrnn.tasks.regress import Encoded, report
 
 TOLERANCE = 0.04
 
@@ -74,12 +74,12 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
             # 1. data (the same as the Keras anchor's for this seed)
             train, valid, test = splits(seed, train_size, sequences=sequences, steps=steps)
             # 2-4. model and training
-            model, history, _ = train_regressor(
+            pipe, history = train_regressor(
                 {**settings, "input_dim": 2, "output_dim": 1}, train, valid, {**train_settings, "seed": seed},
-                out_dir / "models" / f"{name}-seed{seed}", quiet=True, resume=resume,
-                metrics=lambda truth, predicted: {"accuracy": float(np.mean(np.abs(predicted - truth) <= TOLERANCE))})
+                out_dir / "models" / f"{name}-seed{seed}", quiet=True, resume=resume, tolerance=TOLERANCE,
+                meta={"recipe": recipe.name, "drill": "multiply", "model": name})
             # 5. evaluation on the 440 test sequences
-            metrics = report(test.targets, predict(model, test.inputs), TOLERANCE)
+            metrics = report(test.targets, pipe.predict(test.inputs), TOLERANCE)
             # like Keras's fit time per epoch: training plus the validation pass
             metrics["seconds_per_epoch"] = sum(e["seconds"] + e["eval_seconds"] for e in history.epochs) / max(1, len(history.epochs))
             metrics["epochs"] = len(history.epochs)
@@ -89,8 +89,8 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
                 print(f"{name:>14} seed {seed}: accuracy {metrics['accuracy']:.1%}  mse {metrics['mse']:.5f}  "
                       f"{metrics['seconds_per_epoch']:.2f} s/epoch", file=sys.stderr)
             if best is None or metrics["accuracy"] > best[0]:
-                best = (metrics["accuracy"], name, model, {**settings, "input_dim": 2, "output_dim": 1})
-        total, trainable = count_parameters(model)
+                best = (metrics["accuracy"], name, pipe)
+        total, trainable = count_parameters(pipe.model)
         models[name] = {"task": "regress", "n": runs[0]["n"], "accuracy": mean(r["accuracy"] for r in runs),
                         "mse": mean(r["mse"] for r in runs), "mae": mean(r["mae"] for r in runs),
                         "mape": mean(r["mape"] for r in runs), "params": trainable,
@@ -107,13 +107,12 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     plot_bars(list(models), [m["accuracy"] * 100 for m in models.values()], out_dir / "accuracy.png",
               "Multiplication problem: test accuracy (|error| <= 0.04)", "accuracy (%)")
     plot_loss_curves(curves, out_dir / "curves.png")
-    best_accuracy, best_name, best_model, best_settings = best
-    metrics = base_metrics(recipe, None, str(next(best_model.parameters()).device))   # "cuda:0", as the others say
+    _, best_name, best_pipe = best
+    metrics = base_metrics(recipe, None, str(best_pipe.device))   # "cuda:0", as the others say
     metrics.update({"models": models, "seconds": round(time.perf_counter() - began, 1), "table": text,
                     "epochs": int(recipe.train.get("epochs", 10)),
                     "seconds_per_epoch": mean(m["seconds_per_epoch"] for m in models.values())})
     metrics["valid"] = {**models[best_name], "model": best_name}
     # 7. save the best model as the run's pipeline
-    save_regressor(out_dir, best_model, best_settings, {"recipe": recipe.name, "drill": "multiply", "model": best_name},
-                   metrics)
+    best_pipe.save(out_dir, metrics)
     return metrics

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from textrnn.drills import save_regressor, table, train_regressor
+from textrnn.drills import table, train_regressor
 from textrnn.recipes import Recipe, base_metrics
-from textrnn.tasks.regress import Encoded, predict, report
+from textrnn.tasks.regress import Encoded, report
 
 
 def noisy_sine(points: int, step: float, noise: float, seed: int) -> np.ndarray:
@@ -69,16 +69,16 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
                     "horizon": horizon if mode == "repeat" else 1}
         train = shaped(x[:cut_train], y[:cut_train], mode)
         valid = shaped(x[cut_train:cut_valid], y[cut_train:cut_valid], mode)
-        model, history, _ = train_regressor(settings, train, valid, recipe.train, out_dir / "models" / mode,
-                                            quiet=True, resume=resume)
-        predicted = forecast(mode, predict(model, x[cut_valid:]))
+        pipe, history = train_regressor(settings, train, valid, recipe.train, out_dir / "models" / mode, quiet=True,
+                                        resume=resume, meta={"recipe": recipe.name, "drill": "sine", "model": mode})
+        predicted = forecast(mode, pipe.predict(x[cut_valid:]))
         metrics = report(truth, predicted)
         metrics["epochs"] = len(history.epochs)
         metrics["seconds_per_epoch"] = sum(e["seconds"] for e in history.epochs) / max(1, len(history.epochs))
         models[mode] = metrics
         forecasts[mode] = predicted
         if best is None or metrics["mse"] < best[0]:
-            best = (metrics["mse"], mode, model, settings)
+            best = (metrics["mse"], mode, pipe)
     baseline = report(truth, naive)
     rows = [{"model": "last value", **baseline}] + [{"model": m, **v} for m, v in models.items()]
     text = table(rows, [("model", "model", ""), ("mse", "test MSE", ".5f"), ("mae", "test MAE", ".4f")])
@@ -88,13 +88,12 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
     shown = slice(0, min(200, len(truth)))
     plot_series(truth[shown], {"last value": naive[shown], **{m: f[shown] for m, f in forecasts.items()}},
                 out_dir / "forecast.png", "Noisy sine: next-value forecasts on the test part")
-    best_mse, best_mode, best_model, best_settings = best
-    metrics = base_metrics(recipe, None, str(next(best_model.parameters()).device))
+    _, best_mode, best_pipe = best
+    metrics = base_metrics(recipe, None, str(best_pipe.device))
     metrics.update({"models": models, "baseline_last_value": baseline, "table": text,
                     "seconds": round(time.perf_counter() - began, 1),
                     "seconds_per_epoch": sum(m["seconds_per_epoch"] for m in models.values()) / len(models),
                     "valid": {**models[best_mode], "model": best_mode, "baseline_mse": baseline["mse"]},
                     "epochs": int(recipe.train.get("epochs", 10))})
-    save_regressor(out_dir, best_model, best_settings, {"recipe": recipe.name, "drill": "sine", "model": best_mode},
-                   metrics)
+    best_pipe.save(out_dir, metrics)
     return metrics

@@ -42,10 +42,6 @@ class ClassifierConfig:
     class_weights: list[float] | None = None   # one weight per class for the cross-entropy
     members: int = 1                        # >1: that many independently initialised classifiers trained side by
                                             # side on the same batches, their probabilities averaged (an Ensemble)
-    aux_field: str = ""                     # a finer label in each example's meta (IMDB's star "rating") that a
-                                            # second head learns beside the labels; predictions use the main head
-    aux_weight: float = 0.0                 # that head's share of the loss (0 or no aux_field: no second head)
-    aux_labels: list[str] | None = None     # the finer label's values, found in the train split by the pipeline
 
 
 def full_lengths(ids: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -132,11 +128,6 @@ class Classifier(nn.Module):
         self.dropout = Dropout(config.dropout)
         self.hidden = nn.Linear(features, config.head_dim) if config.head_dim > 0 else None
         self.output = nn.Linear(config.head_dim if config.head_dim > 0 else features, num_classes)
-        self.aux = None
-        if config.aux_weight < 0:
-            raise ConfigError(f"model.aux_weight must be 0 (off) or more, got {config.aux_weight}")
-        if config.aux_weight > 0 and config.aux_field and config.aux_labels:
-            self.aux = nn.Linear(config.head_dim if config.head_dim > 0 else features, len(config.aux_labels))
         weights = torch.tensor(config.class_weights, dtype=torch.float) if config.class_weights is not None else None
         self.register_buffer("class_weights", weights, persistent=False)
 
@@ -149,11 +140,9 @@ class Classifier(nn.Module):
         outputs, last, _ = self.rnn(x, lengths)                   # (B, T', D), (B, D)
         return outputs, last, lengths
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None,
-                aux_targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """ids (B, T), lengths (B,) -> logits (B, C) and, with targets (B,), the mean cross-entropy; with
-        ``aux_targets`` (B,) too (the finer label's index, -1 where a text has none) and an auxiliary head, plus
-        ``aux_weight`` times that head's mean cross-entropy over the texts that have one."""
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """ids (B, T), lengths (B,) -> logits (B, C) and, with targets (B,), the mean cross-entropy."""
         outputs, last, lengths = self.states(ids, full_lengths(ids, lengths).clamp(min=1))
         features = self.dropout(pool(outputs, last, lengths, self.config.pooling))   # (B, F)
         if self.hidden is not None:
@@ -163,11 +152,6 @@ class Classifier(nn.Module):
         if targets is not None:
             loss = F.cross_entropy(logits.float(), targets.view(-1).long(), weight=self.class_weights,
                                    label_smoothing=self.config.label_smoothing)
-            if self.aux is not None and aux_targets is not None:
-                aux_targets = aux_targets.view(-1).long()
-                if bool((aux_targets >= 0).any()):
-                    aux_loss = F.cross_entropy(self.aux(features).float(), aux_targets, ignore_index=-1)
-                    loss = loss + self.config.aux_weight * aux_loss
         return logits, loss
 
 

@@ -1,8 +1,7 @@
 """Many-to-many, aligned: one tag per token (named entities; the 'hello' next-character drill).
 
 word embedding [+ character features (CNN or bi-LSTM over each word's characters)] [+ a casing embedding]
-[+ given per-word features: the pipeline's contextual character features] -> Recurrent (bidirectional by
-default) -> Dense(num_tags) emissions -> softmax, or a CRF (Lample et al. 2016, Ma and Hovy 2016). The loss is
+-> Recurrent (bidirectional by default) -> Dense(num_tags) emissions -> softmax, or a CRF (Lample et al. 2016, Ma and Hovy 2016). The loss is
 masked: padding never counts.
 """
 from __future__ import annotations
@@ -63,12 +62,7 @@ class TaggerConfig:
     char_hidden: int = 50
     char_vocab_size: int = 0
     char_kernel: int = 3
-    char_dropout: float = 0.0        # dropout on each word's character features while training (Lample et al. 2016
-                                     # drop the joined word and character vector; the word vector has its own)
     casing_dim: int = 0              # >0: an embedding of casing_class(token), from `casing` (B, T)
-    context_dim: int = 0             # >0: given features of this width per word, from `context` (B, T, context_dim):
-                                     # the pipeline's contextual character features (textrnn/context.py)
-    context_dropout: float = 0.0     # dropout on those features while training
     crf: bool = False
     packed: bool = False
     members: int = 1                 # >1: an ensemble of that many taggers trained side by side (TaggerEnsemble)
@@ -138,12 +132,6 @@ class Tagger(nn.Module):
         if config.casing_dim > 0:
             self.casing = nn.Embedding(NUM_CASINGS, config.casing_dim, padding_idx=0)
             width += config.casing_dim
-        for name in ("char_dropout", "context_dropout"):
-            if not 0.0 <= getattr(config, name) < 1.0:
-                raise ConfigError(f"model.{name} must lie in [0, 1), got {getattr(config, name)}")
-        self.char_dropout = Dropout(config.char_dropout)
-        self.context_dropout = Dropout(config.context_dropout)
-        width += config.context_dim
         self.rnn = Recurrent(config.cell, width, config.hidden_dim, config.num_layers, config.bidirectional,
                              config.dropout, packed=config.packed)
         self.dropout = Dropout(config.dropout)
@@ -156,43 +144,39 @@ class Tagger(nn.Module):
             self.aux = nn.ModuleList(nn.Linear(self.rnn.output_dim, len(values)) for values in config.aux_labels)
 
     def emissions(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
-                  casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
+                  casing: torch.Tensor | None = None) -> torch.Tensor:
         """Per-token tag scores (B, T, C)."""
-        return self.output(self.features(ids, lengths, chars, casing, context))
+        return self.output(self.features(ids, lengths, chars, casing))
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
-                 casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
+                 casing: torch.Tensor | None = None) -> torch.Tensor:
         """The recurrent layer's outputs after dropout (B, T, D): what the heads read."""
-        return self.dropout(self.states(ids, lengths, chars, casing, context))
+        return self.dropout(self.states(ids, lengths, chars, casing))
 
     def states(self, ids: torch.Tensor, lengths: torch.Tensor, chars: torch.Tensor | None = None,
-               casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> torch.Tensor:
+               casing: torch.Tensor | None = None) -> torch.Tensor:
         """The recurrent layer's outputs (B, T, D), before the dropout: what pretraining predicts words from."""
         parts = [self.embedding(ids)]                                          # (B, T, E)
         if self.chars is not None:
             if chars is None:
                 raise ValueError("this tagger uses character features: pass chars (B, T, W) character ids")
-            parts.append(self.char_dropout(self.chars(chars)))                 # (B, T, char features)
+            parts.append(self.chars(chars))                                    # (B, T, char features)
         if self.casing is not None:
             if casing is None:
                 raise ValueError("this tagger uses casing features: pass casing (B, T) ids from casing_class")
             parts.append(self.casing(casing))                                  # (B, T, casing_dim)
-        if self.config.context_dim > 0:
-            if context is None:
-                raise ValueError("this tagger uses contextual features: pass context (B, T, context_dim) floats")
-            parts.append(self.context_dropout(context.to(parts[0].dtype)))     # (B, T, context_dim)
         return self.rnn(torch.cat(parts, -1), lengths)[0]                     # (B, T, D)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None, targets: torch.Tensor | None = None,
                 chars: torch.Tensor | None = None, casing: torch.Tensor | None = None,
-                context: torch.Tensor | None = None, aux_targets: torch.Tensor | None = None
+                aux_targets: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Emissions (B, T, C) and, with targets (B, T), the loss: the mean cross-entropy over real tokens, or
         with a CRF the mean negative log-likelihood per sentence. With ``aux_targets`` (B, T, K) too (each
         column's value index, -1 where a sentence has none) and auxiliary heads: plus ``aux_weight`` times each
         head's mean cross-entropy over the tokens that have a value."""
         lengths = full_lengths(ids, lengths).clamp(min=1)
-        features = self.features(ids, lengths, chars, casing, context)
+        features = self.features(ids, lengths, chars, casing)
         logits = self.output(features)
         loss = None
         if targets is not None:
@@ -212,9 +196,9 @@ class Tagger(nn.Module):
 
     @torch.no_grad()
     def decode(self, ids: torch.Tensor, lengths: torch.Tensor | None, chars: torch.Tensor | None = None,
-               casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> list[list[int]]:
+               casing: torch.Tensor | None = None) -> list[list[int]]:
         """The best tag ids per row (argmax, or Viterbi with a CRF), each list as long as its row."""
-        return decode_together([self], ids, lengths, chars, casing, context)
+        return decode_together([self], ids, lengths, chars, casing)
 
 
 class TaggerEnsemble(Ensemble):
@@ -222,14 +206,13 @@ class TaggerEnsemble(Ensemble):
 
     @torch.no_grad()
     def decode(self, ids: torch.Tensor, lengths: torch.Tensor | None, chars: torch.Tensor | None = None,
-               casing: torch.Tensor | None = None, context: torch.Tensor | None = None) -> list[list[int]]:
-        return decode_together(list(self.members), ids, lengths, chars, casing, context)
+               casing: torch.Tensor | None = None) -> list[list[int]]:
+        return decode_together(list(self.members), ids, lengths, chars, casing)
 
 
 @torch.no_grad()
 def decode_together(taggers: list[Tagger], ids: torch.Tensor, lengths: torch.Tensor | None,
-                    chars: torch.Tensor | None = None, casing: torch.Tensor | None = None,
-                    context: torch.Tensor | None = None) -> list[list[int]]:
+                    chars: torch.Tensor | None = None, casing: torch.Tensor | None = None) -> list[list[int]]:
     """The best tag ids per row for one tagger or several of one configuration, each list as long as its row.
 
     Without a CRF: the argmax of the taggers' mean probability per token. With one: Viterbi over the taggers'
@@ -237,7 +220,7 @@ def decode_together(taggers: list[Tagger], ids: torch.Tensor, lengths: torch.Ten
     """
     given = full_lengths(ids, lengths)
     lengths = given.clamp(min=1)
-    emissions = torch.stack([t.emissions(ids, lengths, chars, casing, context).float()
+    emissions = torch.stack([t.emissions(ids, lengths, chars, casing).float()
                              for t in taggers])                                                 # (N, B, T, C)
     if taggers[0].crf is not None:
         scores = [torch.stack(parts).mean(0) for parts in zip(*(t.crf.scores() for t in taggers), strict=True)]

@@ -1,6 +1,11 @@
-"""Many-to-many, aligned: one tag per token (named entities, the 'hello' next-character drill)."""
+"""Many-to-many, aligned: one tag per token (named entities, the 'hello' next-character drill).
+
+A tagger reads words as written: the characters and casing features see them so, while the word ids follow the
+tokenizer's ``lower`` (``normalize``). ``words`` is the one place that decides an example's words.
+"""
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -8,10 +13,17 @@ import numpy as np
 import torch
 
 from textrnn.encode import Batch, bucket_batches, pad
-from textrnn.encode import mask as length_mask
+from textrnn.errors import ConfigError, DataError
+from textrnn.models.tagger import TaggerConfig, build_tagger, casing_class
+from textrnn.tasks.base import Built, Task, nonempty, tokenizer_and_vocab
+from textrnn.tokenize import WordTokenizer, clean_text
 from textrnn.train import TaskLoop, TrainConfig
+from textrnn.vocab import LabelVocab, Vocab
 
 MAX_WORD_CHARS = 20   # longer words keep their first 20 characters for the character features
+TAG_WINDOW = 400      # a long text is tagged in windows of at most this many words, cut after a sentence end where
+                      # one is near (training sentences are far shorter: CoNLL's longest has 124 words)
+SENTENCE_ENDS = frozenset(".!?")
 
 
 @dataclass
@@ -19,69 +31,142 @@ class Encoded:
     tokens: list[list[str]]           # the words as written (casing and characters come from these)
     ids: list[list[int]]
     tags: list[list[int]] | None
-    groups: list[list[int]] | None = None   # sentences tagged together as one row (a window of one document);
-                                            # None: each sentence alone
-    context: list | None = None             # per sentence, (words, dim) contextual character features (the
-                                            # pipeline's ContextFeatures), or None without them
-    aux: list | None = None                 # per sentence, (words, K) value ids of the middle CoNLL columns for
-                                            # the auxiliary heads (-1: none), or None without them
+    aux: list | None = None           # per sentence, (words, K) value ids of the middle CoNLL columns for the
+                                      # auxiliary heads (-1: none), or None without them
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def rows(self) -> list[list[int]]:
-        return self.groups if self.groups is not None else [[i] for i in range(len(self.ids))]
+
+# ----- words ------------------------------------------------------------------------------------------------------
+def written_spans(tokenizer, text: str) -> list[tuple[str, int, int]]:
+    """A plain text's words as written, with their character offsets (start, end) into ``text`` as given."""
+    if isinstance(tokenizer, WordTokenizer):
+        return tokenizer.spans(text)
+    pieces, at = [], 0
+    for token in tokenizer.tokenize(text):
+        start = text.find(token, at) if token.strip() else at
+        start = at if start < 0 else start
+        pieces.append((token, start, start + len(token)))
+        at = start + len(token)
+    return pieces
 
 
-def example_tokens(pipe, example) -> list[str]:
-    return list(example.tokens) if example.tokens is not None else pipe.tokenizer.tokenize(example.text or "")
+def words(tokenizer, strip_html: bool, example) -> list[str]:
+    """An example's words as written: its tokens (CoNLL), or its text's words after the text is cleaned."""
+    if example.tokens is not None:
+        return list(example.tokens)
+    return [w for w, _, _ in written_spans(tokenizer, clean_text(example.text or "", strip_html))]
 
 
-def document_windows(documents: list, lengths: list[int], width: int) -> list[list[int]]:
-    """Consecutive sentences of one document in windows of at most ``width`` tokens (a longer sentence alone).
-
-    ``documents[i]`` names sentence i's document (CoNLL's ``-DOCSTART-`` sections); a sentence with None has no
-    document and stays alone. Every sentence is in exactly one window, in order.
-    """
-    windows: list[list[int]] = []
-    current: list[int] = []
-    size, document = 0, None
-    for i, (doc, n) in enumerate(zip(documents, lengths, strict=True)):
-        if current and (doc is None or doc != document or size + n > width):
-            windows.append(current)
-            current, size = [], 0
-        current.append(i)
-        size += n
-        document = doc
-    if current:
-        windows.append(current)
-    return windows
+def normalize(tokenizer, tokens: list[str]) -> list[str]:
+    """The words as the word ids see them: lower-cased when the tokenizer lower-cases (CoNLL's words too)."""
+    return [t.lower() for t in tokens] if tokenizer.lower else tokens
 
 
+# ----- building ---------------------------------------------------------------------------------------------------
+def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Built:
+    strip = config.encode.strip_html
+    texts = [clean_text(e.text if e.text is not None else " ".join(e.tokens or ()), strip) for e in examples]
+    written: list[list[str]] = []
+
+    def token_lists(tokenizer) -> list[list[str]]:
+        written.extend(words(tokenizer, strip, e) for e in examples)
+        return [normalize(tokenizer, w) for w in written]
+
+    tokenizer, vocab, lists, extra_lists = tokenizer_and_vocab(config, texts, token_lists, extra_texts)
+    parts = {"tokenizer": tokenizer, "vocab": vocab, "labels": LabelVocab.build(t for e in examples for t in e.tags or [])}
+    _find_aux_columns(config, examples, quiet)
+    if (config.model.get("char_dim") or 0) > 0:
+        parts["chars"] = Vocab.build([list(w) for sentence in written for w in sentence])
+        config.model = {**config.model, "char_vocab_size": len(parts["chars"])}
+    return Built(parts, lists, extra_lists)
+
+
+def _find_aux_columns(config, examples: list, quiet: bool) -> None:
+    """The auxiliary heads' columns (``model.aux_weight``): the values of each column between token and tag in the
+    train file (CoNLL-2003: part of speech, chunk), kept in the model settings. Without such columns the heads are
+    left out, and the run says so."""
+    settings = config.model
+    if float(settings.get("aux_weight") or 0.0) <= 0 or settings.get("aux_labels"):
+        return
+    widths = {len((e.meta or {}).get("columns") or []) for e in examples}
+    if widths == {0}:
+        if not quiet:
+            print("model.aux_weight: the train file has no columns between token and tag, so the auxiliary heads are "
+                  "left out (set model.aux_weight=0 to silence this)", file=sys.stderr)
+        return
+    values: list[set[str]] = [set() for _ in range(max(widths))]
+    for e in examples:
+        for k, column in enumerate((e.meta or {}).get("columns") or []):
+            values[k].update(column)
+    config.model = {**settings, "aux_labels": [sorted(v) for v in values]}
+    if not quiet:
+        print(f"auxiliary heads: {len(values)} column(s) between token and tag, with "
+              f"{', '.join(str(len(v)) for v in values)} values", file=sys.stderr)
+
+
+def make_model(config: TaggerConfig, parts: dict) -> torch.nn.Module:
+    return build_tagger(config, len(parts["vocab"]), len(parts["labels"]))
+
+
+def is_iob(tag_names: list[str]) -> bool:
+    return all(t == "O" or (t[:2] in ("B-", "I-") and len(t) > 2) for t in tag_names)
+
+
+def _crfs(pipe) -> list:
+    from textrnn.models.crf import CRF
+
+    return [module for module in pipe.model.modules() if isinstance(module, CRF)]
+
+
+def prepare(pipe, examples, quiet: bool) -> None:
+    """A CRF tagger whose tags are IOB2 (names B-X, I-X, O) and whose training tags all follow it learns and
+    decodes only paths IOB2 allows: no I-X after O, at the start, or after another type. The constraint is kept in
+    the model's buffers, so a saved model keeps it."""
+    from textrnn.corpus import iob2_break
+
+    crfs = _crfs(pipe)
+    if not crfs or not is_iob(pipe.labels.itos) or any(e.tags and iob2_break(e.tags) is not None for e in examples):
+        return
+    for crf in crfs:
+        crf.constrain_iob2(pipe.labels.itos)
+
+
+def _check_iob2_held(pipe, encoded: Encoded) -> None:
+    """A tagger whose CRF is held to IOB2 paths cannot learn tags that break IOB2 (such a gold path scores as
+    forbidden): DataError naming the first one, with the fix."""
+    from textrnn.corpus import check_iob2
+
+    if not any(not bool(crf.allowed_transitions.all()) for crf in _crfs(pipe)):
+        return
+    for n, tags in enumerate(encoded.tags, 1):
+        try:
+            check_iob2(pipe.labels.decode(tags), f"train example {n}")
+        except DataError as error:
+            raise DataError(f"{error}; this tagger's CRF allows only IOB2 paths") from None
+
+
+# ----- encoding and batches ---------------------------------------------------------------------------------------
 def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded:
-    tokens = [example_tokens(pipe, e) for e in examples]
-    ids = [pipe.vocab.encode(pipe.normalize_tokens(t)) for t in tokens]
+    tokens = [words(pipe.tokenizer, pipe.config.encode.strip_html, e) for e in examples]
+    ids = [pipe.vocab.encode(normalize(pipe.tokenizer, t)) for t in tokens]
     tags = None
     if with_labels:
         tags = []
         for n, example in enumerate(examples):
+            line = (example.meta or {}).get("line")
+            at = f"{where or 'data'}" + (f":{line}" if line is not None else f" example {n + 1}")
             if example.tags is None or len(example.tags) != len(tokens[n]):
-                from textrnn.errors import DataError
-
-                raise DataError(f"{where or 'data'}: example {n + 1} has {len(tokens[n])} tokens but "
-                                f"{0 if example.tags is None else len(example.tags)} tags; give one tag per token")
-            tags.append(pipe.labels.encode(example.tags, where=f"{where} example {n + 1}" if where else f"example {n + 1}"))
-    groups = None
-    width = pipe.config.encode.document_window
-    if width and any(e.meta.get("doc") is not None for e in examples):
-        groups = document_windows([e.meta.get("doc") for e in examples], [len(i) for i in ids], width)
-    context = pipe.context.features(tokens) if getattr(pipe, "context", None) is not None else None
+                raise DataError(f"{at}: {len(tokens[n])} tokens but {0 if example.tags is None else len(example.tags)} "
+                                "tags; give one tag per token")
+            tags.append(pipe.labels.encode(example.tags, where=at))
     aux = None
     config = pipe.model_config
-    if with_labels and getattr(config, "aux_weight", 0) > 0 and config.aux_labels:
+    if with_labels and config.aux_weight > 0 and config.aux_labels:
         indexes = [{v: i for i, v in enumerate(known)} for known in config.aux_labels]
         aux = [aux_ids(e, indexes, len(t)) for e, t in zip(examples, tokens, strict=True)]
-    return Encoded(tokens, ids, tags, groups, context, aux)
+    return Encoded(tokens, ids, tags, aux)
 
 
 def aux_ids(example, indexes: list[dict[str, int]], length: int) -> np.ndarray:
@@ -95,78 +180,48 @@ def aux_ids(example, indexes: list[dict[str, int]], length: int) -> np.ndarray:
     return out
 
 
-def make_batch(pipe, encoded: Encoded, rows: list[list[int]], index: list[int]) -> Batch:
-    """One batch of rows ``index`` (into ``rows``, which is ``encoded.rows()``): each row its sentences end to end."""
-    members = [rows[i] for i in index]
-    words = [[w for s in row for w in encoded.tokens[s]] for row in members]
-    ids, lengths = pad([[t for s in row for t in encoded.ids[s]] for row in members])
-    targets = None
-    if encoded.tags is not None:
-        targets = pad([[t for s in row for t in encoded.tags[s]] for row in members])[0]
+def make_batch(pipe, encoded: Encoded, index: list[int]) -> Batch:
+    """One batch of sentences ``index`` with the features the model reads (characters, casing, auxiliary targets)."""
+    words_of = [encoded.tokens[i] for i in index]
+    ids, lengths = pad([encoded.ids[i] for i in index])
+    targets = pad([encoded.tags[i] for i in index])[0] if encoded.tags is not None else None
     batch = Batch(ids=ids, lengths=lengths, targets=targets, index=list(index))
     if encoded.aux is not None:
         aux = torch.full((len(index), ids.size(1), encoded.aux[0].shape[1]), -1, dtype=torch.long)
-        for r, row in enumerate(members):
-            if row:
-                joined = np.concatenate([encoded.aux[s] for s in row])
-                aux[r, :len(joined)] = torch.from_numpy(joined)
+        for row, i in enumerate(index):
+            aux[row, :len(encoded.aux[i])] = torch.from_numpy(encoded.aux[i])
         batch.aux = aux
-    model_config = pipe.model_config
-    if getattr(model_config, "char_dim", 0) > 0:
-        width = max(1, min(MAX_WORD_CHARS, max((len(w) for row in words for w in row), default=1)))
+    config = pipe.model_config
+    if config.char_dim > 0:
+        width = max(1, min(MAX_WORD_CHARS, max((len(w) for row in words_of for w in row), default=1)))
         chars = np.zeros((len(index), ids.size(1), width), dtype=np.int64)
-        for r, row in enumerate(words):
+        for r, row in enumerate(words_of):
             for col, word in enumerate(row):
-                chars[r, col, : min(width, len(word))] = pipe.char_vocab.encode(list(word[:width]))
+                chars[r, col, : min(width, len(word))] = pipe.parts["chars"].encode(list(word[:width]))
         batch.chars = torch.from_numpy(chars)
-    if getattr(model_config, "casing_dim", 0) > 0:
-        from textrnn.models.tagger import casing_class
-
-        batch.casing = pad([[casing_class(w) for w in row] for row in words])[0]
-    if encoded.context is not None:
-        context = torch.zeros(len(index), ids.size(1), encoded.context[0].size(-1))
-        for r, row in enumerate(members):
-            if row:
-                joined = torch.cat([encoded.context[s].float() for s in row])
-                context[r, :len(joined)] = joined
-        batch.context = context
+    if config.casing_dim > 0:
+        batch.casing = pad([[casing_class(w) for w in row] for row in words_of])[0]
     return batch
 
 
 def iter_batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> Iterator[Batch]:
-    """The batches one at a time, each made when it is needed (unlabelled sentences can be many)."""
-    rows = encoded.rows()
-    lengths = [sum(len(encoded.ids[s]) for s in row) for row in rows]
-    for index in bucket_batches(lengths, batch_size, shuffle, seed):
-        yield make_batch(pipe, encoded, rows, index)
+    """The batches one at a time, each made when it is needed."""
+    for index in bucket_batches([len(i) for i in encoded.ids], batch_size, shuffle, seed):
+        yield make_batch(pipe, encoded, index)
 
 
-def batches(pipe, encoded: Encoded, batch_size: int, shuffle: bool, seed: int = 0) -> list[Batch]:
-    return list(iter_batches(pipe, encoded, batch_size, shuffle, seed))
+# ----- training and evaluation ------------------------------------------------------------------------------------
+def loop(pipe, train: Encoded, valid: Encoded | None, config: TrainConfig) -> TaskLoop:
+    _check_iob2_held(pipe, train)
 
-
-def loop(pipe, train: Encoded, valid: Encoded, config: TrainConfig, unlabelled: Encoded | None = None) -> TaskLoop:
-    """``unlabelled``: encoded sentences without tags, for virtual adversarial training (``train.virtual_adversarial``)."""
     def step(model, batch, carry):
         options = {} if batch.aux is None else {"aux_targets": batch.aux}
-        _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing,
-                        context=batch.context, **options)
+        _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing, **options)
         return loss, None
 
-    def logits(model, batch):
-        """Each real token's scores (tokens, tags): virtual adversarial training compares them token by token."""
-        scores, _ = model(batch.ids, batch.lengths, chars=batch.chars, casing=batch.casing, context=batch.context)
-        return scores[length_mask(batch.lengths.to(scores.device), scores.size(1))]
-
     return TaskLoop(
-        batches=lambda epoch: batches(pipe, train, config.batch_size, True, config.seed * 1000 + epoch),
-        step=step,
-        evaluate=lambda model: evaluate(pipe, valid, model=model),
-        unlabelled=(lambda epoch: iter_batches(pipe, unlabelled, config.unlabelled_batch_size, True,
-                                               config.seed * 1000 + epoch + 500))
-        if unlabelled is not None and len(unlabelled) else None,
-        logits=logits,
-    )
+        batches=lambda epoch: list(iter_batches(pipe, train, config.batch_size, True, config.seed * 1000 + epoch)),
+        step=step, evaluate=None if valid is None else lambda model: evaluate(pipe, valid, model=model))
 
 
 @torch.inference_mode()
@@ -178,26 +233,17 @@ def decode(pipe, encoded: Encoded, batch_size: int = 128, model=None) -> tuple[l
     device = next(model.parameters()).device
     out: list[list[int]] = [[] for _ in range(len(encoded))]
     loss_sum, count = 0.0, 0
-    rows = encoded.rows()
-    for batch in batches(pipe, encoded, batch_size, shuffle=False):
+    for batch in iter_batches(pipe, encoded, batch_size, shuffle=False):
         batch = batch.to(device)
-        paths = model.decode(batch.ids, batch.lengths, chars=batch.chars, casing=batch.casing, context=batch.context)
+        paths = model.decode(batch.ids, batch.lengths, chars=batch.chars, casing=batch.casing)
         for i, path in zip(batch.index, paths, strict=True):
-            at = 0
-            for s in rows[i]:      # a row's path split back into its sentences
-                out[s] = list(path[at:at + len(encoded.ids[s])])
-                at += len(encoded.ids[s])
+            out[i] = list(path)
         if batch.targets is not None:
-            _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing,
-                            context=batch.context)
+            _, loss = model(batch.ids, batch.lengths, batch.targets, chars=batch.chars, casing=batch.casing)
             loss_sum += float(loss) * batch.size
             count += batch.size
     model.train(was_training)
     return out, (loss_sum / count if count else float("nan"))
-
-
-def is_iob(tag_names: list[str]) -> bool:
-    return all(t == "O" or (t[:2] in ("B-", "I-") and len(t) > 2) for t in tag_names)
 
 
 def evaluate(pipe, encoded: Encoded, model=None) -> dict:
@@ -214,3 +260,71 @@ def evaluate(pipe, encoded: Encoded, model=None) -> dict:
     else:
         metrics["accuracy"] = metrics["token_accuracy"]
     return metrics
+
+
+# ----- inference --------------------------------------------------------------------------------------------------
+def windows(tokens: list[str], width: int = TAG_WINDOW) -> list[tuple[int, int]]:
+    """(start, end) word ranges that cover ``tokens`` in order, each at most ``width`` words, cut after the last
+    sentence end in a window's second half where there is one."""
+    if width < 2:
+        raise ConfigError(f"a tagging window holds at least 2 words, got {width}")
+    out, start = [], 0
+    while len(tokens) - start > width:
+        end = start + width
+        for cut in range(end, start + width // 2, -1):
+            if tokens[cut - 1] in SENTENCE_ENDS:
+                end = cut
+                break
+        out.append((start, end))
+        start = end
+    out.append((start, len(tokens)))
+    return out
+
+
+def tag(pipe, texts, batch_size: int = 64) -> list[dict]:
+    """Tokens, tags and entity spans for plain texts: ``[{"tokens", "tags", "entities": [{"text", "type", "start",
+    "end"}]}]`` with character offsets into each text as given. A long text is tagged whole, in windows of at most
+    TAG_WINDOW words. Raises DataError for an empty text, ConfigError for ``batch_size`` below 1."""
+    from textrnn.corpus import Example
+
+    if batch_size < 1:
+        raise ConfigError(f"tag needs batch_size >= 1, got {batch_size}")
+    texts = nonempty(texts)
+    spans = [written_spans(pipe.tokenizer, text) for text in texts]
+    pieces = [(n, a, b) for n, s in enumerate(spans) for a, b in windows([w for w, _, _ in s])]
+    encoded = encode(pipe, [Example(tokens=[w for w, _, _ in spans[n][a:b]]) for n, a, b in pieces], with_labels=False)
+    paths, _ = decode(pipe, encoded, batch_size=batch_size)
+    tags: list[list[str]] = [[] for _ in texts]
+    for (n, _, _), path in zip(pieces, paths, strict=True):
+        tags[n] += pipe.labels.decode(path)
+    return [{"tokens": [w for w, _, _ in s], "tags": t, "entities": entities(text, s, t)}
+            for text, s, t in zip(texts, spans, tags, strict=True)]
+
+
+def entities(text: str, spans: list[tuple[str, int, int]], tags: list[str]) -> list[dict]:
+    """Entity spans from IOB2 tags: ``[{"text", "type", "start", "end"}]`` with character offsets into ``text``."""
+    found, current = [], None
+    for (_token, start, end), tag_name in zip(spans, tags, strict=True):
+        kind = tag_name[2:]
+        if tag_name.startswith("B-") or (tag_name.startswith("I-") and (current is None or current["type"] != kind)):
+            if current:
+                found.append(current)
+            current = {"type": kind, "start": start, "end": end}
+        elif tag_name.startswith("I-") and current is not None:
+            current["end"] = end
+        else:
+            if current:
+                found.append(current)
+            current = None
+    if current:
+        found.append(current)
+    return [{"text": text[e["start"]:e["end"]], "type": e["type"], "start": e["start"], "end": e["end"]} for e in found]
+
+
+TASK = Task(
+    name="tag", model_config=TaggerConfig, build=build, make_model=make_model, encode=encode, loop=loop,
+    evaluate=evaluate, commands={"tag": tag}, prepare=prepare,
+    files=frozenset({"vocab.json", "labels.json", "chars.json", "spm.model"}),
+    defaults={"model": {"cell": "lstm", "hidden_dim": 128, "bidirectional": True},
+              "train": {"epochs": 15, "batch_size": 32, "lr": 0.002, "early_stopping": 3}},
+)

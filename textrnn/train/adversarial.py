@@ -11,22 +11,17 @@ The perturbation of one text is ``epsilon * ||x|| * g / ||g||`` over all its ste
 so the setting does not depend on the scale of the vectors or the length of the texts. The word embeddings
 (``LearnedEmbedding``: learned or word2vec) are perturbed, not casing or one-hot inputs; with ``chars=True`` a
 tagger's character embeddings too, each word's characters as one unit (Yasunaga et al. 2018 perturb both).
-
-``VirtualAdversary`` is the semi-supervised form (virtual adversarial training, the same paper): on a batch of
-unlabelled texts it finds the perturbation that moves the model's own predicted distribution the most and trains the
-model to keep that distribution, so texts without labels teach it too.
 """
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from textrnn.embeddings import LearnedEmbedding
 from textrnn.errors import ConfigError
+from textrnn.models.tagger import CharEncoder
 
 
 def _word_embeddings(model: nn.Module, setting: str) -> list[nn.Module]:
@@ -55,34 +50,14 @@ def along(vectors: torch.Tensor, direction: torch.Tensor | None, epsilon: float)
     return epsilon * vector_norm * direction / direction_norm.clamp(min=1e-12)
 
 
-class _Hooks:
-    """Forward hooks a training run puts on a model (``self._handles``); as a context manager they come off when the
-    block ends, however training ends: finished, interrupted or failed."""
-
-    _handles: list
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-
-class EmbeddingAdversary(_Hooks):
+class EmbeddingAdversary:
     """Hooks on a model's word embeddings: ``recording()`` around the clean pass, ``perturbing()`` around the second;
-    as a context manager, the hooks are removed when the block ends."""
+    ``remove()`` takes them off."""
 
     def __init__(self, model: nn.Module, epsilon: float, chars: bool = False):
         _check_epsilon(epsilon, "train.adversarial")
         embeddings = _word_embeddings(model, "train.adversarial")
         if chars:
-            from textrnn.models.tagger import CharEncoder
-
             encoders = [m for m in model.modules() if isinstance(m, CharEncoder)]
             if not encoders:
                 raise ConfigError("train.adversarial_chars perturbs character embeddings, and this model has none "
@@ -107,6 +82,12 @@ class EmbeddingAdversary(_Hooks):
             return output + self._perturbations.pop(0).to(output.dtype)
         return None
 
+    def remove(self) -> None:
+        """Take the hooks off the model."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
     @contextlib.contextmanager
     def recording(self):
         self._outputs, self._mode = [], "record"
@@ -128,85 +109,3 @@ class EmbeddingAdversary(_Hooks):
             yield
         finally:
             self._mode, self._perturbations = None, []
-
-
-class VirtualAdversary(_Hooks):
-    """Virtual adversarial training on unlabelled texts (Miyato et al. 2017), by hooks on the word embeddings.
-
-    ``loss(forward)``, with ``forward()`` running the model on one unlabelled batch and returning its logits, takes
-    three passes: a clean one without gradients gives the model's distribution ``p``; a second, its word vectors
-    moved a random direction, gives the gradient of ``KL(p || q)`` with respect to that move (one power iteration);
-    the third moves the vectors along that gradient and returns its ``KL(p || q)``, to be added to the loss. Moves
-    are ``epsilon * ||x||`` per text, as in ``EmbeddingAdversary``. The probe takes the same size as the final move
-    rather than a tiny one: in bf16 or fp16 a tiny move is lost to rounding. The three passes draw the same
-    dropout masks (the random state is replayed), so ``q`` differs from ``p`` by the move alone.
-    """
-
-    def __init__(self, model: nn.Module, epsilon: float):
-        _check_epsilon(epsilon, "train.virtual_adversarial")
-        self.epsilon = epsilon
-        self._mode: str | None = None
-        self._vectors: list[torch.Tensor] = []
-        self._moves: list[torch.Tensor] = []
-        self._handles = [m.register_forward_hook(self._hook)
-                         for m in _word_embeddings(model, "train.virtual_adversarial")]
-
-    def _hook(self, module: nn.Module, inputs, output: torch.Tensor) -> torch.Tensor | None:
-        if self._mode == "record":
-            self._vectors.append(output.detach())
-        elif self._mode == "move":
-            if not self._moves:
-                raise RuntimeError("a virtual adversarial pass looked up word vectors more often than the clean pass")
-            return output + self._moves.pop(0).to(output.dtype)
-        return None
-
-    @contextlib.contextmanager
-    def _pass(self, mode: str, moves: list[torch.Tensor] = ()):
-        self._mode, self._moves = mode, list(moves)
-        try:
-            yield
-        finally:
-            self._mode, self._moves = None, []
-
-    def loss(self, forward: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """The virtual adversarial loss of one unlabelled batch (a scalar with gradients to the model)."""
-        replay = _RandomState()
-        self._vectors = []
-        with torch.no_grad(), self._pass("record"):
-            clean = F.log_softmax(forward().float(), dim=-1)
-        vectors, self._vectors = self._vectors, []
-        probes = [along(v, torch.randn_like(v, dtype=torch.float32), self.epsilon).requires_grad_(True)
-                  for v in vectors]
-        onward = _RandomState()
-        replay.restore()
-        with self._pass("move", probes):
-            divergence = _kl(clean, forward())
-        grads = torch.autograd.grad(divergence, probes, allow_unused=True)
-        moves = [along(v, g, self.epsilon) for v, g in zip(vectors, grads, strict=True)]
-        replay.restore()
-        with self._pass("move", moves):
-            result = _kl(clean, forward())
-        onward.restore()                   # later steps draw new numbers, not the masks replayed here
-        return result
-
-
-def _kl(log_p: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """Mean over texts of KL(p || q) for log-probabilities ``log_p`` and the logits of ``q``."""
-    return F.kl_div(F.log_softmax(logits.float(), dim=-1), log_p, log_target=True, reduction="batchmean")
-
-
-class _RandomState:
-    """The CPU and accelerator random states at creation, to replay (the same dropout masks) with ``restore()``."""
-
-    def __init__(self):
-        self.cpu = torch.get_rng_state()
-        self.cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-        self.mps = (torch.mps.get_rng_state()
-                    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else None)
-
-    def restore(self) -> None:
-        torch.set_rng_state(self.cpu)
-        if self.cuda is not None:
-            torch.cuda.set_rng_state_all(self.cuda)
-        if self.mps is not None:
-            torch.mps.set_rng_state(self.mps)
