@@ -13,7 +13,7 @@ import json
 import random
 import sys
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,45 @@ class Example:
     tokens: list[str] | None = None
     tags: list[str] | None = None
     meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Reading:
+    """How a corpus's labelled files are read, kept with a trained run (``meta["data"]``) so that the corpus's own
+    files (its test split, say) evaluate as they come: the fields, and the labels as the files write them.
+
+    ``label_names`` maps a value in the files to its label (IMDB's ``"0"`` -> ``"neg"``); ``label_order`` names
+    the label of each index (Reuters' ``topics.json``); ``valid_group`` is the meta field whose groups a carved
+    validation keeps whole (IMDB's film)."""
+
+    format: str = "auto"
+    text_field: str = "text"
+    label_field: str = "label"
+    label_names: dict[str, str] | None = None
+    label_order: list[str] | None = None
+    valid_group: str | None = None
+
+    def map_labels(self, examples: list[Example], known: Sequence[str], path: str | Path,
+                   strict: bool = True) -> list[Example]:
+        """``examples`` with each label a label of ``known``: as it is, or through ``label_names`` or
+        ``label_order``; DataError naming the file and line for any other value (left as it is without
+        ``strict``)."""
+        known = set(known)
+        for example in examples:
+            value = example.label
+            if value is None or value in known:
+                continue
+            if self.label_names and value in self.label_names:
+                example.label = self.label_names[value]
+            elif self.label_order and value.isdigit() and int(value) < len(self.label_order):
+                example.label = self.label_order[int(value)]
+            elif strict:
+                mapped = sorted(self.label_names or {}) + ([f"0-{len(self.label_order) - 1}"] if self.label_order else [])
+                also = f" nor a value its corpus maps to one ({', '.join(mapped)})" if mapped else ""
+                raise DataError(f"{path}:{example.meta.get('line', '?')}: label {value!r} is neither a label of the "
+                                f"run ({', '.join(sorted(known)[:10])}{' ...' if len(known) > 10 else ''}){also}; "
+                                "fix the file or name the right field with --label-field")
+        return examples
 
 
 # ---------------------------------------------------------------------------------------------------- reading text
@@ -392,42 +431,73 @@ def _check_labels(examples: list[Example], path: Path, label_field: str, require
 
 # ------------------------------------------------------------------------------------------------------- corpora
 
-def carve_valid(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Split ``examples`` into (train, valid) with ``round(len * fraction)`` in valid, fixed by ``seed``.
+def carve_valid(examples: Sequence[Example], fraction: float, seed: int, group: str | None = None
+                ) -> tuple[list[Example], list[Example]]:
+    """Split ``examples`` into (train, valid) with about ``len * fraction`` in valid, fixed by ``seed``.
 
     Stratified by label when labels exist (each label keeps its share; every label keeps at least one train
-    example). Both parts come back in a seeded shuffled order, so that a prefix (``train[:400]``) is a fair sample.
-    Raises ConfigError for a fraction outside (0, 1) and DataError for fewer than two examples.
-    """
+    example). With ``group`` (a meta field, such as IMDB's film), each group's examples stay on one side, so a
+    validation slice never shares a film with train, as the test split does not: groups are drawn in a seeded
+    order and taken while they fit every label's share. Both parts come back in a seeded shuffled order, so that a
+    prefix (``train[:400]``) is a fair sample. Raises ConfigError for a fraction outside (0, 1) and DataError for
+    fewer than two examples, or an example without the group field."""
     if not 0 < fraction < 1:
         raise ConfigError(f"valid_fraction must be between 0 and 1, got {fraction}")
     if len(examples) < 2:
         raise DataError(f"{len(examples)} example(s) are too few to carve a validation slice from; give a validation "
                         f"file (--valid FILE) or more examples")
     rng = random.Random(seed)
-    groups: dict[str, list[int]] = defaultdict(list)
+    by_label: dict[str, list[int]] = defaultdict(list)
     for i, example in enumerate(examples):
-        groups[example.label if example.label is not None else ""].append(i)
+        by_label[example.label if example.label is not None else ""].append(i)
     target = max(1, round(len(examples) * fraction))
     # largest-remainder allocation: per-label quotas summing to the target, each label keeping one train example
-    wanted = {label: len(ids) * fraction for label, ids in groups.items()}
-    cap = {label: len(ids) - 1 for label, ids in groups.items()}
+    wanted = {label: len(ids) * fraction for label, ids in by_label.items()}
+    cap = {label: len(ids) - 1 for label, ids in by_label.items()}
     quota = {label: min(int(w), cap[label]) for label, w in wanted.items()}
-    for label in sorted(groups, key=lambda k: (quota[k] - wanted[k], k)):
+    for label in sorted(by_label, key=lambda k: (quota[k] - wanted[k], k)):
         if sum(quota.values()) >= target:
             break
         if quota[label] < cap[label]:
             quota[label] += 1
-    valid_ids: list[int] = []
-    for label in sorted(groups):
-        ids = groups[label][:]
-        rng.shuffle(ids)
-        valid_ids += ids[: quota[label]]
+    valid_ids = _by_groups(examples, group, quota, rng) if group else _by_labels(by_label, quota, rng)
     chosen = set(valid_ids)
     train_ids = [i for i in range(len(examples)) if i not in chosen]
     rng.shuffle(train_ids)
     rng.shuffle(valid_ids)
     return [examples[i] for i in train_ids], [examples[i] for i in valid_ids]
+
+
+def _by_labels(by_label: dict[str, list[int]], quota: dict[str, int], rng: random.Random) -> list[int]:
+    valid_ids: list[int] = []
+    for label in sorted(by_label):
+        ids = by_label[label][:]
+        rng.shuffle(ids)
+        valid_ids += ids[: quota[label]]
+    return valid_ids
+
+
+def _by_groups(examples: Sequence[Example], group: str, quota: dict[str, int], rng: random.Random) -> list[int]:
+    """Whole groups, in a seeded order, taken while each of their labels stays within its quota."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, example in enumerate(examples):
+        value = (example.meta or {}).get(group)
+        if value is None:
+            raise DataError(f"line {example.meta.get('line', '?')}: no {group!r} to carve the validation by; give every "
+                            "example that field (valid_group), or carve without it")
+        groups[str(value)].append(i)
+    order = sorted(groups)
+    rng.shuffle(order)
+    taken: Counter[str] = Counter()
+    valid_ids: list[int] = []
+    for name in order:
+        counts = Counter(examples[i].label if examples[i].label is not None else "" for i in groups[name])
+        if all(taken[label] + n <= quota[label] for label, n in counts.items()):
+            taken.update(counts)
+            valid_ids += groups[name]
+            if sum(taken.values()) >= sum(quota.values()):
+                break
+    return valid_ids
 
 
 def _infer_task(examples: Sequence[Example]) -> str:
@@ -452,22 +522,26 @@ class Corpus:
     labels: list[str] | None = None
     valid_is_carved: bool = False
     card: dict = field(default_factory=dict)
+    reading: Reading = field(default_factory=Reading)
 
     @classmethod
     def from_files(cls, train: str | Path, valid: str | Path | None = None, test: str | Path | None = None,
                    text_field: str = "text", label_field: str = "label", format: str = "auto",
                    task: str | None = None, valid_fraction: float = 0.1, seed: int = 0,
-                   errors: str = "strict", meta_fields: Sequence[str] = ()) -> Corpus:
+                   errors: str = "strict", meta_fields: Sequence[str] = (), valid_group: str | None = None) -> Corpus:
         """A corpus from your own files (see ``read_examples`` for formats). Without ``valid``, a stratified,
-        seeded ``valid_fraction`` of train becomes valid (``valid_is_carved``). ``task`` is inferred when None
-        (tags -> tag, labels -> classify, else lm); with ``task="tag"`` a ``.txt`` file is read as CoNLL columns.
+        seeded ``valid_fraction`` of train becomes valid (``valid_is_carved``), each ``valid_group`` (a field or
+        column, such as the film a review is about) kept on one side. ``task`` is inferred when None (tags -> tag,
+        labels -> classify, else lm); with ``task="tag"`` a ``.txt`` file is read as CoNLL columns.
 
         Raises DataError for unreadable files, or when the files do not fit the task (no labels for classify, no
         tags for tag), and ConfigError for an unknown task. ``meta_fields``: more fields of JSON-lines or CSV rows
-        to keep in each example's ``meta`` (a classifier's finer label, ``model.aux_field``).
+        to keep in each example's ``meta``.
         """
         if task is not None and task not in TASK_NAMES:
             raise ConfigError(f"task must be one of {', '.join(TASK_NAMES)}, got {task!r}")
+
+        meta_fields = [*meta_fields, *([valid_group] if valid_group else [])]
 
         def read(path: str | Path) -> list[Example]:
             return read_examples(path, format=detect_format(path, format, task), text_field=text_field,
@@ -481,12 +555,13 @@ class Corpus:
                             f"with 'tokens' and 'tags'")
         carved = valid is None
         if carved:
-            train_examples, valid_examples = carve_valid(train_examples, valid_fraction, seed)
+            train_examples, valid_examples = carve_valid(train_examples, valid_fraction, seed, group=valid_group)
         else:
             valid_examples = read(valid)
         files = {"train": str(train), "valid": str(valid) if valid else None, "test": str(test) if test else None}
         return cls(train=train_examples, valid=valid_examples, test=read(test) if test else None, task=task,
-                   valid_is_carved=carved, card={"name": "custom", "task": task, "files": files})
+                   valid_is_carved=carved, card={"name": "custom", "task": task, "files": files},
+                   reading=Reading(format, text_field, label_field, valid_group=valid_group))
 
     @classmethod
     def from_hf(cls, dataset: Any, text_field: str = "text", label_field: str = "label", tokens_field: str = "tokens",
@@ -573,6 +648,14 @@ def _read_split(card: dict, folder: Path, split: str) -> list[Example] | None:
             for example in part:
                 example.meta["source"] = path.name.split(".")[0]
         examples += part
+    if card.get("groups") and split == "train":
+        if (folder / card["groups"]["file"]).is_file():
+            _join_groups(card, folder, examples)
+        else:   # a download without it (none serves it): say what the validation then is
+            card.pop("valid_group", None)
+            print(f"{card['name']}: {folder / card['groups']['file']} is absent, so the validation is carved without "
+                  f"keeping each {card['groups'].get('what', 'group')} on one side (it reads higher than the test "
+                  "split)", file=sys.stderr)
     names = card.get("label_names")
     if names:
         for example in examples:
@@ -582,6 +665,23 @@ def _read_split(card: dict, folder: Path, split: str) -> list[Example] | None:
             example.label = names[example.label]
     _POSTPROCESS.get(card["name"], lambda _: None)(examples)
     return examples
+
+
+def _join_groups(card: dict, folder: Path, examples: list[Example]) -> None:
+    """The card's ``[groups]`` table: each example's group (``valid_group``) from a TSV of its own, joined on the
+    named fields (``label`` is the label as the file writes it) among its rows that match ``where``."""
+    spec, field_name = card["groups"], card["valid_group"]
+    path = folder / spec["file"]
+    rows = _csv_examples(lines_of(path), path, "\t", spec["join"][0], None, [*spec["join"], field_name,
+                                                                              *spec.get("where", {})])
+    groups = {tuple(str(r.meta[k]) for k in spec["join"]): r.meta[field_name] for r in rows
+              if all(str(r.meta.get(k)) == str(v) for k, v in spec.get("where", {}).items())}
+    for example in examples:
+        key = tuple(str(example.label if k == "label" else example.meta.get(k)) for k in spec["join"])
+        if key not in groups:
+            raise DataError(f"{path}: no {field_name!r} for the example at line {example.meta.get('line', '?')} "
+                            f"({dict(zip(spec['join'], key, strict=True))}); the groups file does not fit the corpus")
+        example.meta[field_name] = groups[key]
 
 
 def _card_labels(card: dict, folder: Path) -> list[str] | None:
@@ -617,9 +717,13 @@ def corpus_from_card(card: dict, folder: str | Path, valid_fraction: float | Non
         cut = int(len(text) * (1 - fraction))
         train, valid = [Example(text=text[:cut])], [Example(text=text[cut:])]
     elif carved:
-        train, valid = carve_valid(train, fraction, seed)
+        train, valid = carve_valid(train, fraction, seed, group=card.get("valid_group"))
+    labels = _card_labels(card, folder)
+    reading = Reading(card["format"], card.get("text_field", "text"), card.get("label_field", "label"),
+                      label_names=card.get("label_names"), label_order=labels if card.get("labels_file") else None,
+                      valid_group=card.get("valid_group"))
     return Corpus(train=train, valid=valid, test=_read_split(card, folder, "test"), name=card["name"],
-                  task=card["task"], labels=_card_labels(card, folder), valid_is_carved=carved, card=info)
+                  task=card["task"], labels=labels, valid_is_carved=carved, card=info, reading=reading)
 
 
 def load_corpus(name: str, data_dir: str | Path | None = None, valid_fraction: float | None = None, seed: int = 0,

@@ -215,11 +215,20 @@ class Pipeline:
 
         if self.task.evaluate_file is not None:
             return self.task.evaluate_file(self, Path(path))
-        reading = self.config.meta.get("data") or {}
+        reading = self.reading()
         examples = read_examples(path, format=detect_format(path, format, task=self.config.task),
-                                 text_field=text_field or reading.get("text_field", "text"),
-                                 label_field=label_field or reading.get("label_field", "label"))
+                                 text_field=text_field or reading.text_field,
+                                 label_field=label_field or reading.label_field)
+        if self.labels is not None and any(e.label is not None for e in examples):
+            reading.map_labels(examples, self.labels.itos, path)
         return self.evaluate(examples, where=str(path))
+
+    def reading(self):
+        """How the run's labelled data were read (``corpus.Reading``): its fields and the labels as its files
+        write them, so that the corpus's own files evaluate as they come."""
+        from textrnn.corpus import Reading
+
+        return from_dict(Reading, self.config.meta.get("data") or {}, "meta.data")
 
     # ----- inference: the task's commands ------------------------------------------------------------------------
     def command(self, name: str):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from textrnn import outdir
-from textrnn.config import apply_overrides, from_dict
+from textrnn.config import apply_overrides, from_dict, to_dict
 from textrnn.errors import ConfigError, DataError, closest_name
 from textrnn.tasks import TASK_NAMES
 
@@ -57,6 +57,8 @@ class DataSettings:
     extra: str = ""                    # more unlabelled text, named as load_extra_text reads it: for word2vec (and a
                                        # pretraining's default text); a language model trains on it
     extra_limit: int | None = None     # at most this many extra texts (those of pretrain.text too)
+    valid_group: str | None = None     # with ``path`` and no valid file: a field whose groups the carved validation
+                                       # keeps whole (the film a review is about), so it behaves like a test split
 
 
 @dataclass
@@ -174,7 +176,7 @@ def _log(quiet: bool, message: str) -> None:
 UNKNOWN_WARNING = 0.05   # init_from: above this share of unknown train tokens the log suggests training from scratch
 
 
-def start_from(recipe: Recipe, train: list, quiet: bool = False):
+def start_from(recipe: Recipe, corpus, quiet: bool = False):
     """The pipeline saved in ``recipe.init_from``, to train further on ``train`` with the recipe's train settings:
     a language model fine-tuned on one's own text, or a saved model trained longer with a fresh schedule.
 
@@ -193,7 +195,10 @@ def start_from(recipe: Recipe, train: list, quiet: bool = False):
     if pipe.config.task != recipe.task:
         raise ConfigError(f"init_from: {source} holds a {pipe.config.task} pipeline, but this recipe trains a "
                           f"{recipe.task} model; start from a saved {recipe.task} run")
-    if pipe.labels is not None:
+    train = corpus.train
+    if pipe.labels is not None:   # labels as the saved run's corpus writes them (IMDB's 0/1) become its labels
+        for split in (corpus.train, corpus.valid, corpus.test or []):
+            pipe.reading().map_labels(split, pipe.labels.itos, recipe.data.path or recipe.data.corpus, strict=False)
         seen = {str(x) for e in train for x in ([e.label] if e.label is not None else []) + list(e.tags or [])}
         unknown = sorted(seen - set(pipe.labels.itos))
         if unknown:
@@ -222,7 +227,7 @@ def read_corpus(recipe: Recipe, data_dir: str | None):
     data = recipe.data
     if data.path:
         corpus = Corpus.from_files(train=data.path, valid=data.valid_path, text_field=data.text_field,
-                                   label_field=data.label_field, task=recipe.task)
+                                   label_field=data.label_field, task=recipe.task, valid_group=data.valid_group)
     else:
         corpus = load_corpus(data.corpus, data_dir=data_dir, valid_fraction=data.valid_fraction)
     if data.limit:
@@ -261,12 +266,13 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
                 + (" (valid carved from train)" if corpus.valid_is_carved else ""))
     # 2-3. tokens, vocabulary, model; or all of them from a saved run
     if recipe.init_from:
-        pipe = start_from(recipe, corpus.train, quiet)
+        pipe = start_from(recipe, corpus, quiet)
     else:
         pipe = Pipeline.for_task(recipe.task, corpus, tokenizer=recipe.tokenizer, vocab=recipe.vocab,
                                  model=recipe.model, encode=recipe.encode, settings=recipe.settings,
                                  train_config=recipe.train, extra_text=extra,
-                                 meta={"recipe": recipe.name, "corpus": data.corpus}, quiet=quiet)
+                                 meta={"recipe": recipe.name, "corpus": data.corpus or data.path,
+                                       "data": to_dict(corpus.reading)}, quiet=quiet)
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
     pretrained = None
     if pretrain.get("epochs"):
