@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted(p.name for p in (ROOT / "recipes").glob("*.toml"))
+BLANKS = sorted(f"blanks/{p.name}" for p in (ROOT / "recipes" / "blanks").glob("*.tsv"))
 CORPORA = sorted(p.name for p in (ROOT / "corpora").glob("*.toml"))
 SEVEN = {"conll2003", "energy", "imdb", "korean", "ptb", "reuters", "tinyshakespeare"}
 HEAVY = ("torch", "gensim", "datasets")
@@ -59,7 +60,8 @@ def run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProc
 def test_the_wheel_holds_every_recipe_and_corpus_card(installed):
     wheel, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
-    assert sorted(n.split("/")[-1] for n in names if n.startswith("textrnn/_recipes/")) == RECIPES
+    assert sorted(n.removeprefix("textrnn/_recipes/") for n in names if n.startswith("textrnn/_recipes/")) == sorted(
+        RECIPES + BLANKS)   # the recipes and, beside them, the blanks files of the complete demo
     assert sorted(n.split("/")[-1] for n in names if n.startswith("textrnn/_corpora/")) == CORPORA
     assert "textrnn/__init__.py" in names and "textrnn/models/__init__.py" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/", "recipes/", "corpora/"))]
