@@ -557,6 +557,15 @@ def test_real_korean():
 
 
 @pytest.mark.data
+@needs_data("everyday-en")
+def test_real_everyday_en():
+    corpus = load_corpus("everyday-en", data_dir=DATA_DIR)
+    assert len(corpus.train) + len(corpus.valid) == 245307 and len(corpus.valid) == 4906
+    assert Counter(e.meta["source"] for e in corpus.train + corpus.valid) == {
+        "tatoeba_en": 116830, "tinystories_head": 25497, "dailydialog": 102980}
+
+
+@pytest.mark.data
 @needs_data("energy")
 def test_real_energy():
     meta = load_corpus("energy", data_dir=DATA_DIR).train[0].meta
