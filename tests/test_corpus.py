@@ -552,8 +552,18 @@ def test_real_tinyshakespeare():
 @needs_data("korean")
 def test_real_korean():
     corpus = load_corpus("korean", data_dir=DATA_DIR)
-    assert len(corpus.train) + len(corpus.valid) == 168256 and len(corpus.valid) == 3365
-    assert Counter(e.meta["source"] for e in corpus.train + corpus.valid)["news_ko"] == 3000
+    assert len(corpus.train) + len(corpus.valid) == 210038 and len(corpus.valid) == 4201
+    sources = Counter(e.meta["source"] for e in corpus.train + corpus.valid)
+    assert (sources["news_ko"], sources["kss_sentences"], sources["sae4k_utterances"]) == (3000, 12854, 28928)
+
+
+@pytest.mark.data
+@needs_data("everyday-en")
+def test_real_everyday_en():
+    corpus = load_corpus("everyday-en", data_dir=DATA_DIR)
+    assert len(corpus.train) + len(corpus.valid) == 245307 and len(corpus.valid) == 4906
+    assert Counter(e.meta["source"] for e in corpus.train + corpus.valid) == {
+        "tatoeba_en": 116830, "tinystories_head": 25497, "dailydialog": 102980}
 
 
 @pytest.mark.data

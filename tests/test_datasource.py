@@ -23,7 +23,7 @@ from textrnn.datasource import (
 )
 from textrnn.errors import DataError
 
-NAMES = ["conll2003", "energy", "imdb", "korean", "ptb", "reuters", "tinyshakespeare"]
+NAMES = ["conll2003", "energy", "everyday-en", "imdb", "korean", "ptb", "reuters", "tinyshakespeare"]
 LINES = "the cat sat\nthe dog ran\na bird sang\n"
 
 
@@ -97,6 +97,10 @@ def test_every_shipped_card_is_complete():
         assert card["description"] and card["license"] and card["citation"]
         for relative in required_files(card) + card["files"].get("test", []):
             assert relative in card["sha256"] or relative == card.get("labels_file"), (name, relative)
+        # a card that names each file's licence names every file it reads, and nothing else
+        if "licenses" in card:
+            assert set(card["licenses"]) == {f for files in card["files"].values() for f in files}, name
+            assert all(card["licenses"].values()), name
         for entry in card["download"]:
             assert entry["url"].startswith("https://") and len(entry["sha256"]) == 64
             assert entry["file"] in {f for files in card["files"].values() for f in files}

@@ -18,8 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted(p.name for p in (ROOT / "recipes").glob("*.toml"))
+BLANKS = sorted(f"blanks/{p.name}" for p in (ROOT / "recipes" / "blanks").glob("*.tsv"))
 CORPORA = sorted(p.name for p in (ROOT / "corpora").glob("*.toml"))
-SEVEN = {"conll2003", "energy", "imdb", "korean", "ptb", "reuters", "tinyshakespeare"}
+CORPUS_NAMES = {"conll2003", "energy", "everyday-en", "imdb", "korean", "ptb", "reuters", "tinyshakespeare"}
 HEAVY = ("torch", "gensim", "datasets")
 
 needs_hatchling = pytest.mark.skipif(importlib.util.find_spec("hatchling") is None,
@@ -59,7 +60,8 @@ def run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProc
 def test_the_wheel_holds_every_recipe_and_corpus_card(installed):
     wheel, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
-    assert sorted(n.split("/")[-1] for n in names if n.startswith("textrnn/_recipes/")) == RECIPES
+    assert sorted(n.removeprefix("textrnn/_recipes/") for n in names if n.startswith("textrnn/_recipes/")) == sorted(
+        RECIPES + BLANKS)   # the recipes and, beside them, the blanks files of the complete demo
     assert sorted(n.split("/")[-1] for n in names if n.startswith("textrnn/_corpora/")) == CORPORA
     assert "textrnn/__init__.py" in names and "textrnn/models/__init__.py" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/", "recipes/", "corpora/"))]
@@ -80,9 +82,9 @@ def test_installed_textrnn_finds_its_recipes_and_corpora_outside_the_repository(
     assert listed.returncode == 0, listed.stderr
     listing = json.loads(listed.stdout)
     assert sorted(f"{r['name']}.toml" for r in listing["recipes"]) == RECIPES
-    assert {c["name"] for c in listing["corpora"]} == SEVEN
+    assert {c["name"] for c in listing["corpora"]} == CORPUS_NAMES
     text = run_installed(site, tmp_path, "-m", "textrnn.cli", "list")
-    assert text.returncode == 0 and all(name in text.stdout for name in SEVEN)
+    assert text.returncode == 0 and all(name in text.stdout for name in CORPUS_NAMES)
 
     ran = run_installed(site, tmp_path, "-m", "textrnn.cli", "run", "hello", "--quick", "--quiet", "--json",
                         "--out", "hello")
