@@ -6,14 +6,19 @@ from collections import Counter
 import pytest
 from conftest import needs_data
 
+from textrnn.blanks import read_choices
 from textrnn.corpus import load_corpus
-from textrnn.demo import COURSE_BLANKS, ENGLISH_BLANKS, ENGLISH_CHOICES, KOREAN_CHOICES, NEWS_BLANKS, NEWS_CHOICES
+from textrnn.demo import CHOICES, COURSE_BLANKS, ENGLISH_BLANKS, NEWS_BLANKS
+from textrnn.recipes import recipes_dir
 from textrnn.tasks.lm.fill import parse_blank
 
+NEWS_CHOICES = read_choices(recipes_dir() / CHOICES["news"])
 
-@pytest.mark.parametrize("items", [KOREAN_CHOICES, ENGLISH_CHOICES, NEWS_CHOICES], ids=["korean", "english", "news"])
-def test_each_item_has_one_blank_and_distinct_fills(items):
-    assert len(items) >= 12
+
+@pytest.mark.parametrize("name", sorted(CHOICES))
+def test_each_item_has_one_blank_and_distinct_fills(name):
+    items = read_choices(recipes_dir() / CHOICES[name])
+    assert len(items) >= (12 if name == "news" else 60)
     for text, options in items:
         parse_blank(text)                       # raises unless exactly one blank
         assert len(options) == len(set(options)) >= 2, text

@@ -160,9 +160,9 @@ def test_predict_evaluate_info_on_a_quick_classifier(runs, tmp_path):
         assert (p["top"][0]["label"], p["top"][0]["probability"]) == (p["label"], p["probability"])
 
     data = tmp_path / "some.jsonl"
-    rows = [{"text": "oil output rose in the gulf", "label": labels[0]},
-            {"text": "the company said profit rose", "label": labels[1]},
-            {"text": "wheat exports were sold", "label": labels[2]}]
+    rows = [{"text": "oil output rose in the gulf", "topic": labels[0]},      # the card's own label field
+            {"text": "the company said profit rose", "topic": labels[1]},
+            {"text": "wheat exports were sold", "topic": labels[2]}]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     metrics = invoke("evaluate", str(run), "--data", str(data))
     assert metrics["task"] == "classify" and metrics["n"] == 3

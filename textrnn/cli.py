@@ -142,7 +142,8 @@ def info(run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")]
              "tokenizer": pipe.tokenizer.config() if pipe.tokenizer else None,
              "vocab_size": len(pipe.vocab) if pipe.vocab else None,
              "labels": pipe.labels.itos if pipe.labels else None, "model": pipe.config.model,
-             "parameters": total, "trainable": trainable, "data": pipe.config.meta.get("data"), "metrics": metrics}
+             "parameters": total, "trainable": trainable, "data": pipe.config.meta.get("data"),
+             "licenses": pipe.config.meta.get("licenses"), "metrics": metrics}
     text = "\n".join(f"{k}: {v if not isinstance(v, list) or len(v) < 12 else v[:12] + ['...']}" for k, v in value.items()
                      if k != "metrics") + (f"\nvalid: {_short(metrics.get('valid', {}))}" if metrics else "")
     _emit(value, as_json, text)

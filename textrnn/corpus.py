@@ -789,6 +789,31 @@ def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None, 
     return texts
 
 
+def extra_parts(spec: str) -> list[str]:
+    """The parts a ``data.extra`` spec names, in order (``"reuters,imdb:unsup"`` -> ``["reuters", "imdb:unsup"]``)."""
+    return [part.strip() for part in spec.split(",") if part.strip()]
+
+
+def licenses(corpus: str, spec: str = "") -> dict[str, str]:
+    """The licence of each file a run learns from: corpus ``corpus``'s train files and those the ``data.extra``
+    ``spec`` names, as ``{"corpus/file": licence}`` (a card's ``[licenses]`` table, else its one ``license``)."""
+    wanted = [(corpus, ("train", "valid"))] if corpus else []
+    for part in extra_parts(spec):
+        name, _, field_name = part.partition(":")
+        if part == "unsup":
+            wanted.append((corpus, ("unlabelled",)))
+        else:
+            wanted.append((name, ("unlabelled",) if field_name == "unsup" else ("train", "valid")))
+    found: dict[str, str] = {}
+    for name, splits in wanted:
+        card = read_card(name)
+        table = card.get("licenses") or {}
+        for split in splits:
+            for file in card["files"].get(split, []):
+                found[f"{card['name']}/{file}"] = table.get(file, card.get("license", "not stated on its card"))
+    return found
+
+
 def _meta_texts(name: str, other: str, field_name: str, corpus: str, data_dir: str | Path | None,
                 setting: str = "data.extra") -> list[str]:
     """The ``field_name`` meta texts of corpus ``other``'s train and validation examples (``data.extra`` NAME:FIELD)."""

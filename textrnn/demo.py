@@ -2,8 +2,9 @@
 news-style examples filled by the korean, english and ptb language models, plus multiple-choice blanks scored for
 accuracy, each model on its own domain (everyday Korean; everyday English and films; news in PTB's form).
 
-The multiple-choice items were written for textrnn: everyday sentences with one right fill and wrong fills that
-are the same kind of word, so only the sentence's meaning tells them apart.
+The multiple-choice items (``recipes/blanks/*.tsv``) were written for textrnn: everyday sentences with one right
+fill and wrong fills of the same kind of word, so only the sentence's meaning tells them apart. Each model ranks
+them the way its recipe's ``lm.fill_score`` says.
 """
 from __future__ import annotations
 
@@ -11,57 +12,17 @@ import sys
 import time
 from pathlib import Path
 
-from textrnn.recipes import Recipe, base_metrics, run_recipe
+from textrnn.blanks import read_choices
+from textrnn.recipes import Recipe, base_metrics, recipes_dir, run_recipe
 
 COURSE_BLANKS = ["나는 오늘 짝꿍과 밥을 ___.", "공부하려고 책을 ___.", "친구가 나를 못생겼다고 ___.", "그래서 나는 ___."]
 ENGLISH_BLANKS = ["The apple and ___ salad was delicious.", "I watched a great ___ last night.",
                   "She drinks a cup of ___ every morning."]
+NEWS_BLANKS = ["the company reported a net ___ of $ N million", "shares of the company ___ N cents"]   # PTB's form
 
-KOREAN_CHOICES = [
-    ("나는 오늘 짝꿍과 밥을 ___.", ["먹었다", "읽었다", "마셨다", "탔다"]),
-    ("공부하려고 책을 ___.", ["샀다", "먹었다", "마셨다", "잤다"]),
-    ("목이 말라서 물을 ___.", ["마셨다", "읽었다", "입었다", "썼다"]),
-    ("추워서 외투를 ___.", ["입었다", "마셨다", "먹었다", "읽었다"]),
-    ("버스를 ___ 학교에 갔다.", ["타고", "먹고", "입고", "마시고"]),
-    ("영화가 너무 ___ 울었다.", ["슬퍼서", "배불러서", "추워서", "빨라서"]),
-    ("피곤해서 일찍 ___.", ["잤다", "먹었다", "입었다", "마셨다"]),
-    ("친구에게 편지를 ___.", ["썼다", "마셨다", "먹었다", "입었다"]),
-    ("비가 와서 우산을 ___.", ["썼다", "먹었다", "마셨다", "읽었다"]),
-    ("배가 고파서 라면을 ___.", ["먹었다", "입었다", "썼다", "읽었다"]),
-    ("오늘 날씨가 정말 ___.", ["좋다", "먹었다", "마셨다", "입었다"]),
-    ("이 영화 정말 ___.", ["재밌다", "마셨다", "입었다", "탔다"]),
-]
-ENGLISH_CHOICES = [
-    ("The apple and ___ salad was fresh.", ["pear", "pair", "pare", "peer"]),
-    ("I watched the ___ last night and loved the acting.", ["movie", "spoon", "carpet", "window"]),
-    ("The ___ was so boring that I fell asleep.", ["film", "apple", "river", "shoe"]),
-    ("She drank a cup of hot ___.", ["coffee", "chair", "paper", "shirt"]),
-    ("The actors gave a great ___.", ["performance", "sandwich", "bicycle", "kitchen"]),
-    ("I would ___ this movie to anyone.", ["recommend", "eat", "paint", "drive"]),
-    ("This is one of the worst films I have ever ___.", ["seen", "eaten", "driven", "cooked"]),
-    ("The story was ___ and the ending made me cry.", ["moving", "wooden", "square", "frozen"]),
-    ("He plays the ___ in a famous band.", ["guitar", "potato", "window", "tiger"]),
-    ("We went to the ___ to watch the new film.", ["cinema", "kitchen", "dentist", "garage"]),
-    ("The special effects were ___.", ["amazing", "hungry", "married", "asleep"]),
-    ("I laughed so ___ during the comedy.", ["hard", "blue", "tall", "wet"]),
-]
-# PTB's form: lower case, no final stop, numbers as N; every word here is in its 10,000-word vocabulary, so no fill
-# is an <unk> (which a PTB model scores as a frequent word)
-NEWS_BLANKS = ["the company reported a net ___ of $ N million", "shares of the company ___ N cents"]
-NEWS_CHOICES = [
-    ("stock prices fell sharply on wall ___ yesterday", ["street", "river", "school", "garden"]),
-    ("the federal reserve cut interest ___ again", ["rates", "games", "horses", "windows"]),
-    ("the company reported a net ___ of $ N million for the quarter", ["loss", "song", "river", "dog"]),
-    ("the president signed the ___ into law", ["bill", "apple", "car", "song"]),
-    ("shares of the company ___ N cents to $ N", ["rose", "sang", "flew", "walked"]),
-    ("the chief executive ___ said the company would cut jobs", ["officer", "river", "apple", "kitchen"]),
-    ("the merger was approved by the company 's board of ___", ["directors", "apples", "horses", "windows"]),
-    ("the japanese ___ rose against the dollar", ["yen", "dog", "horse", "kitchen"]),
-    ("the senate voted to ___ the tax increase", ["approve", "eat", "fly", "sleep"]),
-    ("oil ___ rose after the attack", ["prices", "games", "dogs", "hats"]),
-    ("the bank agreed to ___ the loan", ["repay", "eat", "sleep", "fly"]),
-    ("the house of ___ passed the bill", ["representatives", "apples", "horses", "dogs"]),
-]
+# the multiple-choice development sets, one file a language (textrnn/blanks.py reads them): everyday Korean, everyday
+# English, news in PTB's form, all written for textrnn
+CHOICES = {"korean": "blanks/korean.tsv", "english": "blanks/english.tsv", "news": "blanks/news.tsv"}
 
 
 def multiple_choice(pipe, items) -> dict:
@@ -106,9 +67,9 @@ def run(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool
                 print(f"{text}\n    {shown}", file=sys.stderr)
     # the demo trains nothing itself (epochs 0): the run's fields are still those of every recipe's metrics.json
     metrics = {**base_metrics(recipe, None, str(english.device)), "task": "lm", "fills": fills,
-               "korean_choice": multiple_choice(korean, KOREAN_CHOICES),
-               "english_choice": multiple_choice(english, ENGLISH_CHOICES),
-               "news_choice": multiple_choice(news, NEWS_CHOICES),
+               **{f"{name}_choice": multiple_choice(pipe, read_choices(recipes_dir() / recipe.drill.get(
+                   f"{name}_choices", CHOICES[name]))) for name, pipe in (("korean", korean), ("english", english),
+                                                                           ("news", news))},
                "pear_vs_pair": english.score(["The apple and pear salad", "The apple and pair salad"])}
     metrics["valid"] = {f"{name}_choice_accuracy": metrics[f"{name}_choice"]["accuracy"]
                         for name in ("korean", "english", "news")}

@@ -218,7 +218,7 @@ class Pipeline:
         reading = self.reading()
         examples = read_examples(path, format=detect_format(path, format, task=self.config.task),
                                  text_field=text_field or reading.text_field,
-                                 label_field=label_field or reading.label_field)
+                                 label_field=label_field or reading.label_field, require_label=self.labels is not None)
         if self.labels is not None and any(e.label is not None for e in examples):
             reading.map_labels(examples, self.labels.itos, path)
         return self.evaluate(examples, where=str(path))

@@ -243,7 +243,7 @@ def read_corpus(recipe: Recipe, data_dir: str | None):
 def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume: bool = False,
              quiet: bool = False) -> dict:
     """Steps: data, tokens + vocabulary + model (or a saved run's), pretraining, training, evaluation, plots, save."""
-    from textrnn.corpus import Example, load_extra_text
+    from textrnn.corpus import Example, extra_parts, licenses, load_extra_text
     from textrnn.distributed import is_main
     from textrnn.pipeline import Pipeline
     from textrnn.plots import plot_curves
@@ -259,9 +259,13 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     # 1. data
     data = recipe.data
     corpus = read_corpus(recipe, data_dir)
-    extra = load_extra_text(data.extra, data.corpus, data_dir=data_dir)[: data.extra_limit] if data.extra else []
-    if extra and recipe.task == "lm":   # a language model learns from the unlabelled text itself
-        corpus.train, extra = list(corpus.train) + [Example(text=t) for t in extra], []
+    extra = []
+    for part in extra_parts(data.extra):   # each part keeps its name, as a language model's lines' source
+        extra += [Example(text=t, meta={"source": part}) for t in load_extra_text(part, data.corpus, data_dir=data_dir)]
+    extra = extra[: data.extra_limit]
+    if extra and recipe.task == "lm":      # a language model learns from the unlabelled text itself
+        corpus.train, extra = list(corpus.train) + extra, []
+    extra = [e.text for e in extra]
     _log(quiet, f"{recipe.name}: {len(corpus.train):,} train / {len(corpus.valid):,} valid examples"
                 + (" (valid carved from train)" if corpus.valid_is_carved else ""))
     # 2-3. tokens, vocabulary, model; or all of them from a saved run
@@ -272,7 +276,10 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
                                  model=recipe.model, encode=recipe.encode, settings=recipe.settings,
                                  train_config=recipe.train, extra_text=extra,
                                  meta={"recipe": recipe.name, "corpus": data.corpus or data.path,
-                                       "data": to_dict(corpus.reading)}, quiet=quiet)
+                                       "data": to_dict(corpus.reading),
+                                       "licenses": licenses(data.corpus, ",".join(
+                                           filter(None, [data.extra, pretrain.get("text", "")])))},
+                                 quiet=quiet)
     _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
     pretrained = None
     if pretrain.get("epochs"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,20 +28,40 @@ from textrnn.vocab import EOS_ID
 EVAL_ROWS = 10
 
 
+FILL_SCORES = ("sentence", "pmi")
+
+
 @dataclass
 class LMSettings:
     bptt: int = 70                   # window width of truncated backpropagation through time
     eos_per_example: bool = True     # each line ends with <eos>; False for one running text (tiny Shakespeare)
     start: str = ""                  # the context a new text starts from: "" means <eos>; else a token ("\n")
+    mixture: dict = field(default_factory=dict)   # lines of a source (a corpus file's name, or a data.extra part)
+                                     # read this many times an epoch (0.3: a seeded 30% of them each epoch; 2: twice);
+                                     # a source not named reads once. The lines are shuffled each epoch
+    fill_score: str = "sentence"     # how complete ranks given candidates: "sentence" (the whole sentence's
+                                     # log-probability) or "pmi" (minus the fill's own log-probability as a text, so a
+                                     # frequent word is not preferred for being frequent: Holtzman et al. 2021)
 
 
 @dataclass
 class Encoded:
-    ids: np.ndarray      # one stream of ids
+    ids: np.ndarray      # one stream of ids, the lines in order
     characters: int      # characters of text behind the stream (for per-character figures)
+    ends: np.ndarray | None = None      # where each line ends in ``ids`` (for lm.mixture)
+    sources: list[str] | None = None    # each line's source (for lm.mixture)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def epoch_stream(self, mixture: dict[str, float], seed: int) -> np.ndarray:
+        """The lines of one epoch by the mixture's rates, shuffled with ``seed``, as one stream."""
+        rng = np.random.default_rng(seed)
+        starts = np.concatenate([[0], self.ends[:-1]])
+        rates = np.asarray([float(mixture.get(source, 1.0)) for source in self.sources])
+        copies = np.floor(rates).astype(np.int64) + (rng.random(len(rates)) < rates - np.floor(rates))
+        lines = rng.permutation(np.repeat(np.arange(len(rates)), copies))
+        return np.concatenate([self.ids[starts[i]:self.ends[i]] for i in lines]) if len(lines) else self.ids[:0]
 
 
 def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Built:
@@ -62,18 +82,29 @@ def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded
         parts.append(np.asarray(ids + [EOS_ID] if eos else ids, dtype=np.int64))
         characters += len(text) + (1 if eos else 0)
     stream = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    return Encoded(stream, characters)
+    if not pipe.settings.mixture:
+        return Encoded(stream, characters)
+    sources = [str((e.meta or {}).get("source", "")) for e in examples]
+    return Encoded(stream, characters, np.cumsum([len(p) for p in parts]), sources)
 
 
 def loop(pipe, train: Encoded, valid: Encoded | None, config: TrainConfig) -> TaskLoop:
-    bptt = pipe.settings.bptt
+    bptt, mixture = pipe.settings.bptt, pipe.settings.mixture
     if bptt < 1:
         raise ConfigError(f"lm.bptt must be at least 1, got {bptt}")
+    if pipe.settings.fill_score not in FILL_SCORES:
+        raise ConfigError(f"lm.fill_score must be one of {', '.join(FILL_SCORES)}, got {pipe.settings.fill_score!r}")
+    if mixture:
+        unknown = sorted(set(mixture) - set(train.sources or ()))
+        if unknown or not all(isinstance(r, (int, float)) and r >= 0 for r in mixture.values()):
+            raise ConfigError(f"lm.mixture names sources the train lines do not have ({', '.join(unknown)}) or a "
+                              f"rate below 0; its sources are {', '.join(sorted(set(train.sources or ())))}")
 
     def batches(epoch: int) -> list[Batch]:
+        ids = train.epoch_stream(mixture, config.seed * 1000 + epoch) if mixture else train.ids
         # A different start each epoch moves the window boundaries, so no token is always the first of a window.
         offset = (config.seed * 7919 + epoch * 31) % bptt if epoch else 0
-        streams = lm_streams(train.ids[offset:], config.batch_size)
+        streams = lm_streams(ids[offset:], config.batch_size)
         return [Batch(ids=x, targets=y, lengths=None) for x, y in lm_windows(streams, bptt)]
 
     def step(model, batch, carry):
@@ -130,9 +161,11 @@ def score(pipe, sentences) -> list[dict]:
 
 
 def complete(pipe, text: str, candidates: list[str] | None = None, top: int = 3) -> dict:
-    """Fill the one blank (``___``) in ``text``: rank ``candidates`` or propose the ``top`` fills."""
+    """Fill the one blank (``___``) in ``text``: rank ``candidates`` (by ``lm.fill_score``) or propose the ``top``
+    fills."""
     return fill_blank(pipe.model, pipe.tokenizer, pipe.vocab, text, candidates=candidates, top=top,
-                      start_id=pipe.start_id(), add_eos=pipe.settings.eos_per_example)
+                      start_id=pipe.start_id(), add_eos=pipe.settings.eos_per_example,
+                      pmi=pipe.settings.fill_score == "pmi")
 
 
 def report(pipe, valid: Encoded, out_dir: Path, samples: list[str], quiet: bool) -> dict:

@@ -194,7 +194,7 @@ def _softmax(values: list[float]) -> list[float]:
 @torch.inference_mode()
 def complete(model, tokenizer, vocab: Vocab, text: str, candidates: Sequence[str] | None = None, top: int = 3,
              start_id: int | None = EOS_ID, max_fill_tokens: int | None = None, beam: int = 8,
-             add_eos: bool = True) -> dict:
+             add_eos: bool = True, pmi: bool = False) -> dict:
     """Fill the one blank (``___``) in ``text``: ``{"text", "fills": [{"fill", "sentence", "logprob",
     "probability", "unknown"}, ...]}``, best first.
 
@@ -214,6 +214,10 @@ def complete(model, tokenizer, vocab: Vocab, text: str, candidates: Sequence[str
     The text before the blank is read from its last LEFT_CONTEXT_CHARS characters (a recurrent model's state
     carries little from further back), so memory and time stay bounded however long the text is; the returned
     sentences are whole.
+
+    With ``pmi`` candidates are ranked by the sentence's log-probability minus the candidate's own as a text
+    (``pmi`` in each fill; Holtzman et al. 2021): a frequent word no longer wins for being frequent, which matters
+    where fills are inflected words of very different frequency (Korean verbs).
 
     Raises TextrnnError for a text without exactly one blank, or an empty candidate list.
     """
@@ -242,11 +246,15 @@ def complete(model, tokenizer, vocab: Vocab, text: str, candidates: Sequence[str
         sentences = [before + (" " if needs_space(before, tokens, tokenizer) else "") + fill + after
                      for _, _, fill, tokens in plausible]
     results = score(model, tokenizer, vocab, sentences, start_id=start_id, add_eos=add_eos)
-    probabilities = _softmax([r["logprob"] for r in results])
+    ranking = [r["logprob"] for r in results]
+    if pmi and candidates is not None:
+        alone = score(model, tokenizer, vocab, fills, start_id=start_id, add_eos=False)
+        ranking = [r["logprob"] - a["logprob"] for r, a in zip(results, alone, strict=True)]
+    probabilities = _softmax(ranking)
     entries = [{"fill": fill, "sentence": dropped + sentence, "logprob": r["logprob"], "probability": p,
-                "unknown": r["unknown"]}
-               for fill, sentence, r, p in zip(fills, sentences, results, probabilities, strict=True)]
-    entries.sort(key=lambda e: -e["logprob"])
+                "unknown": r["unknown"], **({"pmi": value} if pmi and candidates is not None else {})}
+               for fill, sentence, r, p, value in zip(fills, sentences, results, probabilities, ranking, strict=True)]
+    entries.sort(key=lambda e: -e["probability"])
     if candidates is None:
         entries = entries[:top]
     return {"text": text, "fills": entries}
