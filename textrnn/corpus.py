@@ -41,6 +41,7 @@ class Example:
     tokens: list[str] | None = None
     tags: list[str] | None = None
     meta: dict = field(default_factory=dict)
+    target: str | None = None    # translate: the text's translation (``text`` is the source side)
 
 
 # ---------------------------------------------------------------------------------------------------- reading text
