@@ -1,5 +1,5 @@
 """Figures for runs: training curves, confusion matrices, bar charts, forecasts against truth, several models' loss
-curves. Each function writes one image atomically and returns its path.
+curves, a translation's attention. Each function writes one image atomically and returns its path.
 
 matplotlib is imported inside the functions (``import textrnn`` stays fast) and drawn through its object API on
 the Agg canvas: no pyplot, so no global backend is switched, no window can open, and a headless server works.
@@ -190,4 +190,24 @@ def plot_loss_curves(curves: dict[str, Sequence[float]], path: str | Path, title
     axes.grid(alpha=0.3)
     if curves:
         axes.legend(fontsize=8, ncol=2 if len(curves) > 8 else 1)
+    return _save(figure, path)
+
+
+def plot_attention(weights, source_tokens: Sequence[str], target_tokens: Sequence[str], path: str | Path,
+                   title: str = "attention") -> Path:
+    """A translation's attention as a heat map: one row per target token (``target_tokens``, e.g. the output and
+    its <eos>), one column per source token, ``weights`` (len(target_tokens), len(source_tokens)) in [0, 1] (each
+    row a distribution). The figure grows with the sentence; tokens label the axes. Raises ValueError when the
+    shapes disagree."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 2 or weights.shape != (len(target_tokens), len(source_tokens)):
+        raise ValueError(f"attention weights of shape {weights.shape} do not match {len(target_tokens)} target and "
+                         f"{len(source_tokens)} source tokens")
+    figure = _figure(max(4.0, 0.45 * len(source_tokens) + 2.0), max(3.0, 0.4 * len(target_tokens) + 1.5))
+    axes = figure.subplots()
+    image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_xticks(range(len(source_tokens)), [str(t) for t in source_tokens], rotation=60, ha="right", fontsize=8)
+    axes.set_yticks(range(len(target_tokens)), [str(t) for t in target_tokens], fontsize=8)
+    axes.set(xlabel="source", ylabel="translation", title=title)
     return _save(figure, path)
