@@ -5,7 +5,9 @@ is Luong et al. (2015)'s: a recurrent state ``h_t`` attends over the encoder's o
 ``a_t = tanh(W_c [context_t; h_t])`` gives the logits. With ``input_feeding`` ``a_{t-1}`` joins the next input, so
 the decoder knows what it attended to before. The attention score is a switch: ``dot`` (h . m), ``general``
 (h . W m) or ``bahdanau`` (Bahdanau et al. 2015's additive v . tanh(W h + U m)); all three read the current state
-``h_t`` (Luong's order, which is also how Keras's ``AdditiveAttention`` is used).
+``h_t`` (Luong's order, which is also how Keras's ``AdditiveAttention`` is used). ``none`` is the plain
+encoder-decoder of Sutskever et al. (2014) and Keras's lstm_seq2seq example: the encoder's summary starts the
+decoder, whose state ``h_t`` gives the logits.
 
 Speed on one CPU core decides how many epochs fit in a recipe's budget, hence:
 
@@ -37,7 +39,7 @@ from textrnn.layers import dropout
 from textrnn.models.recurrent import CELLS, Recurrent
 from textrnn.vocab import BOS_ID, EOS_ID, PAD_ID
 
-ATTENTIONS = ("bahdanau", "dot", "general")
+ATTENTIONS = ("bahdanau", "dot", "general", "none")
 
 
 @dataclass
@@ -49,9 +51,9 @@ class Seq2SeqConfig:
     encoder_layers: int = 2
     decoder_layers: int = 1
     bidirectional: bool = True       # the encoder reads the source both ways
-    attention: str = "general"       # "bahdanau" (additive) | "dot" | "general" (Luong's bilinear)
+    attention: str = "general"       # "bahdanau" (additive) | "dot" | "general" (Luong's bilinear) | "none"
     input_feeding: bool = True       # the previous attentional vector joins the decoder's input (Luong et al. 2015)
-    readout_dim: int = 0             # the attentional vector's size; 0 = tgt_embed_dim
+    readout_dim: int = 0             # the attentional vector's size; 0 = tgt_embed_dim (attention "none": hidden_dim)
     tie_embeddings: bool = False     # the output layer is the target embedding matrix (needs readout = tgt_embed_dim)
     dropout: float = 0.3             # on the embeddings, between recurrent layers and on the attentional vector
     label_smoothing: float = 0.1     # in the training loss
@@ -104,8 +106,8 @@ class Attention(nn.Module):
 
     def __init__(self, kind: str, dim: int):
         super().__init__()
-        if kind not in ATTENTIONS:
-            raise ConfigError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {kind!r}")
+        if kind not in ATTENTIONS or kind == "none":
+            raise ConfigError(f"an attention is one of bahdanau, dot, general, got {kind!r}")
         self.kind = kind
         self.key = nn.Linear(dim, dim, bias=False) if kind != "dot" else None
         if kind == "bahdanau":
@@ -163,7 +165,8 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int):
         super().__init__()
-        config = replace(config, readout_dim=config.readout_dim or config.tgt_embed_dim)
+        attends = config.attention != "none"
+        config = replace(config, readout_dim=config.readout_dim or (config.tgt_embed_dim if attends else config.hidden_dim))
         _check(config)
         self.config = config
         hidden, readout = config.hidden_dim, config.readout_dim
@@ -176,8 +179,8 @@ class Seq2Seq(nn.Module):
         feed = readout if config.input_feeding else 0
         self.decoder = Recurrent(config.cell, config.tgt_embed_dim + feed, hidden, config.decoder_layers,
                                  dropout=config.dropout)
-        self.attention = Attention(config.attention, hidden)
-        self.combine = nn.Linear(2 * hidden, readout)             # W_c [context; h] -> the attentional vector
+        self.attention = Attention(config.attention, hidden) if attends else None
+        self.combine = nn.Linear(2 * hidden, readout) if attends else None   # W_c [context; h] -> attentional vector
         self.output = nn.Linear(readout, tgt_vocab_size)
         if config.tie_embeddings:
             self.output.weight = self.tgt_embedding.weight        # (V, E), one tensor
@@ -191,7 +194,7 @@ class Seq2Seq(nn.Module):
         outputs, last, _ = self.encoder(self.src_embedding(src_ids), lengths)          # (B, S, H), (B, H)
         steps = torch.arange(src_ids.size(1))[None, :]
         mask = (steps < lengths[:, None]).to(src_ids.device)                          # (B, S)
-        memory = Memory(outputs, self.attention.keys(outputs), mask)
+        memory = Memory(outputs, outputs if self.attention is None else self.attention.keys(outputs), mask)
         layers, batch, hidden = self.config.decoder_layers, src_ids.size(0), self.config.hidden_dim
         start = torch.tanh(self.bridge(last)).view(batch, -1, layers, hidden).permute(1, 2, 0, 3)  # (1|2, L, B, H)
         feed = outputs.new_zeros(batch, self.config.readout_dim) if self.config.input_feeding else None
@@ -232,8 +235,8 @@ class Seq2Seq(nn.Module):
             x, c = _cell_update(config.cell, gates, F.linear(state.hidden[layer], w_hh, b_hh), state.hidden[layer], c)
             hiddens.append(x)
             cells.append(c)
-        context, weights = self.attention(x.unsqueeze(1), memory)                     # (B, 1, H), (B, 1, S)
-        readout = torch.tanh(self.combine(torch.cat([context.squeeze(1), x], -1)))    # (B, R)
+        readout, weights = self._readout(x.unsqueeze(1), memory)                      # (B, 1, R), (B, 1, S)
+        readout = readout.squeeze(1)
         new_state = DecoderState(torch.stack(hiddens), None if state.cell is None else torch.stack(cells),
                                  readout if config.input_feeding else None)
         return readout, new_state, weights.squeeze(1)
@@ -241,7 +244,7 @@ class Seq2Seq(nn.Module):
     def decode_step(self, prev_ids: torch.Tensor, memory: Memory, state: DecoderState
                     ) -> tuple[torch.Tensor, DecoderState, torch.Tensor]:
         """One search step: the previous tokens (B,) -> log-probabilities of the next token (B, V) in fp32, the
-        next state and the attention weights (B, S) over the source."""
+        next state and the attention weights (B, S) over the source (zeros with attention "none")."""
         readout, state, weights = self._step(self._embedded_gates(self.tgt_embedding(prev_ids)), memory, state,
                                              self._feed_weight())
         return torch.log_softmax(self.output(readout).float(), -1), state, weights
@@ -251,6 +254,13 @@ class Seq2Seq(nn.Module):
         """Teacher-forced decoding in one fused recurrent pass: attentional vectors (B, T, R), weights (B, T, S)."""
         initial = state.hidden if state.cell is None else (state.hidden, state.cell)
         h, _, _ = self.decoder(self.tgt_embedding(tgt_in), None, initial)            # (B, T, H)
+        return self._readout(h, memory)
+
+    def _readout(self, h: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder states (B, T, H) -> attentional vectors (B, T, R) and attention weights (B, T, S); without
+        attention the states themselves and weights of zero."""
+        if self.attention is None:
+            return h, h.new_zeros(h.size(0), h.size(1), memory.mask.size(1))
         context, weights = self.attention(h, memory)                                  # (B, T, H), (B, T, S)
         return torch.tanh(self.combine(torch.cat([context, h], -1))), weights
 
@@ -350,6 +360,12 @@ def _check(config: Seq2SeqConfig) -> None:
     if config.bidirectional and config.hidden_dim % 2:
         raise ConfigError(f"model.hidden_dim must be even with a bidirectional encoder (each direction gets half), "
                           f"got {config.hidden_dim}")
+    if config.attention == "none" and config.input_feeding:
+        raise ConfigError("model.input_feeding feeds the attentional vector back; with model.attention = 'none' there "
+                          "is none (the state already carries the decoder's output): set model.input_feeding = false")
+    if config.attention == "none" and config.readout_dim != config.hidden_dim:
+        raise ConfigError(f"model.attention = 'none' reads the logits from the decoder's state: model.readout_dim must "
+                          f"be 0 or model.hidden_dim ({config.hidden_dim}), got {config.readout_dim}")
     if config.tie_embeddings and config.readout_dim != config.tgt_embed_dim:
         raise ConfigError(f"model.tie_embeddings needs model.readout_dim equal to model.tgt_embed_dim "
                           f"({config.tgt_embed_dim}), got {config.readout_dim}")
