@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted(p.name for p in (ROOT / "recipes").glob("*.toml"))
 CORPORA = sorted(p.name for p in (ROOT / "corpora").glob("*.toml"))
-SEVEN = {"conll2003", "energy", "imdb", "korean", "ptb", "reuters", "tinyshakespeare"}
+CORPUS_NAMES = {"conll2003", "energy", "imdb", "kor-eng", "korean", "multi30k", "ptb", "reuters", "tinyshakespeare"}
 HEAVY = ("torch", "gensim", "datasets")
 
 needs_hatchling = pytest.mark.skipif(importlib.util.find_spec("hatchling") is None,
@@ -80,9 +80,9 @@ def test_installed_textrnn_finds_its_recipes_and_corpora_outside_the_repository(
     assert listed.returncode == 0, listed.stderr
     listing = json.loads(listed.stdout)
     assert sorted(f"{r['name']}.toml" for r in listing["recipes"]) == RECIPES
-    assert {c["name"] for c in listing["corpora"]} == SEVEN
+    assert {c["name"] for c in listing["corpora"]} == CORPUS_NAMES
     text = run_installed(site, tmp_path, "-m", "textrnn.cli", "list")
-    assert text.returncode == 0 and all(name in text.stdout for name in SEVEN)
+    assert text.returncode == 0 and all(name in text.stdout for name in CORPUS_NAMES)
 
     ran = run_installed(site, tmp_path, "-m", "textrnn.cli", "run", "hello", "--quick", "--quiet", "--json",
                         "--out", "hello")

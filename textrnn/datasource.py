@@ -24,7 +24,7 @@ from textrnn.fileio import atomic_write
 DATA_ENV = "TEXTRNN_DATA_DIR"
 CACHE_ENV = "TEXTRNN_CACHE"
 OFFLINE_ENV = "TEXTRNN_OFFLINE"
-TASKS = ("classify", "tag", "lm", "regress")
+TASKS = ("classify", "tag", "lm", "regress", "translate")
 # Splits a corpus needs before it counts as present; "test" (held out) and "unlabelled" are used only when there.
 REQUIRED_SPLITS = ("train", "valid")
 _CHUNK = 1 << 20
