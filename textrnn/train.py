@@ -38,7 +38,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
-    optimizer: str = "adam"          # "adam" | "adamw" | "sgd"
+    optimizer: str = "adam"          # "adam" | "adamw" | "sgd" | "rmsprop" (Keras's: rho 0.9, epsilon 1e-7)
     weight_decay: float = 0.0
     clip_norm: float = 1.0           # gradient clipping is on by default: recurrent nets need it (0 turns it off)
     schedule: str = "none"           # "none" | "cosine" | "plateau" | "onecycle" | "linear"
@@ -147,7 +147,9 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=0.9)
-    raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {config.optimizer!r}")
+    if config.optimizer == "rmsprop":   # the course's Keras seq2seq compiles with RMSprop; Keras's defaults
+        return torch.optim.RMSprop(params, lr=config.lr, alpha=0.9, eps=1e-7, weight_decay=config.weight_decay)
+    raise ConfigError(f"train.optimizer must be adam, adamw, sgd or rmsprop, got {config.optimizer!r}")
 
 
 def make_schedule(optimizer, config: TrainConfig, steps_per_epoch: int, spent: Callable[[], float] | None = None):
