@@ -120,20 +120,23 @@ def translation_memory(queries: Sequence[str], memory_sources: Sequence[str], me
         raise ValueError(f"{len(memory_sources)} memory sources but {len(memory_targets)} targets")
     if not memory_sources:
         raise ValueError("the translation memory is empty")
-    index: dict[str, list[tuple[int, int]]] = defaultdict(list)   # n-gram -> (pair, count)
+    postings: dict[str, list[tuple[int, int]]] = defaultdict(list)   # n-gram -> [(pair, count)]
     sizes = np.zeros(len(memory_sources))
     for i, text in enumerate(memory_sources):
         grams = _ngrams(text, orders)
         sizes[i] = sum(grams.values())
         for gram, count in grams.items():
-            index[gram].append((i, count))
+            postings[gram].append((i, count))
+    index = {gram: (np.array([i for i, _ in pairs]), np.array([c for _, c in pairs], dtype=np.float64))
+             for gram, pairs in postings.items()}
     out = []
     for query in queries:
         grams = _ngrams(query, orders)
         overlap = np.zeros(len(memory_sources))
         for gram, count in grams.items():
-            for i, stored in index.get(gram, ()):
-                overlap[i] += min(count, stored)
+            if gram in index:
+                pairs, stored = index[gram]
+                overlap[pairs] += np.minimum(stored, count)   # each pair holds a gram once in its posting list
         dice = 2 * overlap / np.maximum(sizes + sum(grams.values()), 1)
         out.append(memory_targets[int(np.argmax(dice))])
     return out
