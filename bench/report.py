@@ -100,17 +100,19 @@ def main() -> None:
               "Same architecture, data, split, batch size and epochs, run alternately in one `bench/vs_keras.py` run. "
               "Rows named `-bf16` ran textrnn with `train.amp_cpu=true` (bf16 mixed precision on this CPU; "
               "`bench/vs_keras.py NAME --amp-cpu`); Keras ran in its default fp32 in every row.", "",
-              "| model | textrnn s/epoch | Keras s/epoch | ratio (target <= 0.5) | textrnn accuracy | Keras accuracy | repeats | machine | date | command |",
+              "| model | textrnn s/epoch | Keras s/epoch | ratio (target <= 0.5) | textrnn accuracy (or the row's metric) | Keras accuracy (or the row's metric) | repeats | machine | date | command |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for row in results.get("vs_keras", []):
         ratio = row["seconds_per_epoch_ratio"]
         if ratio > 0.5:
             behind.append(f"- `{row['recipe']}` trains at {ratio:.2f} x Keras's seconds per epoch (target 0.5).")
+        metric = row.get("metric", "accuracy")     # the seq2seq rows compare BLEU under the same keys
+        shown = "" if metric == "accuracy" else f"{metric} "
         if row["accuracy_textrnn"] < row["accuracy_keras"]:
-            behind.append(f"- `{row['recipe']}` accuracy {row['accuracy_textrnn']:.4f} is below Keras's {row['accuracy_keras']:.4f}.")
+            behind.append(f"- `{row['recipe']}` {metric} {row['accuracy_textrnn']:.4f} is below Keras's {row['accuracy_keras']:.4f}.")
         lines.append(f"| {row['recipe']} | {row['seconds_per_epoch_textrnn']:.3f} | {row['seconds_per_epoch_keras']:.3f} | "
                      f"{ratio:.2f} ({row['ratio_min_max'][0]:.2f}-{row['ratio_min_max'][1]:.2f}) | "
-                     f"{row['accuracy_textrnn']:.4f} | {row['accuracy_keras']:.4f} | {row['repeats']} | "
+                     f"{shown}{row['accuracy_textrnn']:.4f} | {shown}{row['accuracy_keras']:.4f} | {row['repeats']} | "
                      f"{machine_text(row['machine'])} | {row['date']} | `{row['command']}` |")
     for row in results.get("vectorize", []):
         lines += ["", "## Vectorizing", "", "| what | textrnn s | Keras s | HF tokenizers s | ratio to Keras | machine | date |",

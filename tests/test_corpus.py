@@ -341,7 +341,7 @@ def test_from_files_task_mismatch(text_file, sentiment_file):
         Corpus.from_files(sentiment_file, label_field="stars", task="classify")
     assert Corpus.from_files(text_file).task == "lm"
     with pytest.raises(ConfigError, match="task must be"):
-        Corpus.from_files(text_file, task="translate")
+        Corpus.from_files(text_file, task="summarize")
 
 
 def test_from_hf_dataset_dict_with_class_labels():

@@ -23,7 +23,7 @@ from textrnn.datasource import (
 )
 from textrnn.errors import DataError
 
-NAMES = ["conll2003", "energy", "everyday-en", "imdb", "korean", "ptb", "reuters", "tinyshakespeare"]
+NAMES = ["conll2003", "energy", "everyday-en", "imdb", "kor-eng", "korean", "multi30k", "ptb", "reuters", "tinyshakespeare"]
 LINES = "the cat sat\nthe dog ran\na bird sang\n"
 
 

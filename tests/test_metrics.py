@@ -1,4 +1,5 @@
-"""Metrics against hand-computed values and seqeval's strict IOB2 behaviour; plots write valid PNG files."""
+"""Metrics against hand-computed values, seqeval's strict IOB2 behaviour and sacreBLEU's scores; plots write valid
+PNG files."""
 from __future__ import annotations
 
 import math
@@ -15,8 +16,9 @@ from textrnn.metrics import (
     entity_report,
     perplexity,
     regression_report,
+    translation_report,
 )
-from textrnn.plots import plot_bars, plot_confusion, plot_curves, plot_loss_curves, plot_series
+from textrnn.plots import plot_attention, plot_bars, plot_confusion, plot_curves, plot_loss_curves, plot_series
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -132,3 +134,27 @@ def test_plots_write_png_files_atomically(tmp_path):
     with pytest.raises(ValueError):
         plot_series([1, 2, 3], {"short": [1, 2]}, tmp_path / "bad.png", "bad")
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_translation_report_is_sacrebleus_bleu_cased_and_lower_cased_and_chrf():
+    references = ["A man is riding a horse on the beach.", "Two dogs play in the snow."]
+    assert translation_report(references, references) == pytest.approx({"bleu": 100.0, "bleu_lowercase": 100.0,
+                                                                        "chrf": 100.0})
+    lower = translation_report([r.lower() for r in references], references)
+    assert lower["bleu_lowercase"] == pytest.approx(100.0) and lower["bleu"] < 90.0 and lower["chrf"] < 100.0
+    # 13a tokenization splits the final period off: a hypothesis without it loses a token, not the whole word
+    assert 60.0 < translation_report(["A man is riding a horse on the beach"], references[:1])["bleu"] < 100.0
+    assert translation_report([""], ["A dog."]) == {"bleu": 0.0, "bleu_lowercase": 0.0, "chrf": 0.0}
+    with pytest.raises(ValueError, match="1 hypotheses but 2 references"):
+        translation_report(["x"], references)
+    with pytest.raises(ValueError, match="at least one sentence"):
+        translation_report([], [])
+
+
+def test_attention_heat_map(tmp_path):
+    weights = np.random.default_rng(0).dirichlet(np.ones(5), size=4)          # (target 4, source 5), rows sum to 1
+    path = plot_attention(weights, ["ein", "hund", "läuft", ".", "<eos>"][:5], ["a", "dog", "runs", "<eos>"],
+                          tmp_path / "attention.png")
+    assert is_png(path)
+    with pytest.raises(ValueError, match=r"shape \(4, 5\) do not match 3 target and 5 source tokens"):
+        plot_attention(weights, list("abcde"), list("xyz"), tmp_path / "bad.png")

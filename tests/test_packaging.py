@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted(p.name for p in (ROOT / "recipes").glob("*.toml"))
 BLANKS = sorted(f"blanks/{p.name}" for p in (ROOT / "recipes" / "blanks").glob("*.tsv"))
 CORPORA = sorted(p.name for p in (ROOT / "corpora").glob("*.toml"))
-CORPUS_NAMES = {"conll2003", "energy", "everyday-en", "imdb", "korean", "ptb", "reuters", "tinyshakespeare"}
+CORPUS_NAMES = {"conll2003", "energy", "everyday-en", "imdb", "kor-eng", "korean", "multi30k", "ptb", "reuters", "tinyshakespeare"}
 HEAVY = ("torch", "gensim", "datasets")
 
 needs_hatchling = pytest.mark.skipif(importlib.util.find_spec("hatchling") is None,

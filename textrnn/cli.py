@@ -138,10 +138,9 @@ def info(run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")]
     total, trainable = count_parameters(pipe.model)
     metrics_path = run_files(run_dir)["metrics.json"]
     metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
+    parts = {name: part.config() if hasattr(part, "config") else len(part) for name, part in pipe.parts.items()}
     value = {"run": str(run_dir), "task": pipe.config.task, "recipe": pipe.config.meta.get("recipe"),
-             "tokenizer": pipe.tokenizer.config() if pipe.tokenizer else None,
-             "vocab_size": len(pipe.vocab) if pipe.vocab else None,
-             "labels": pipe.labels.itos if pipe.labels else None, "model": pipe.config.model,
+             "parts": parts, "labels": pipe.labels.itos if pipe.labels else None, "model": pipe.config.model,
              "parameters": total, "trainable": trainable, "data": pipe.config.meta.get("data"),
              "licenses": pipe.config.meta.get("licenses"), "metrics": metrics}
     text = "\n".join(f"{k}: {v if not isinstance(v, list) or len(v) < 12 else v[:12] + ['...']}" for k, v in value.items()
@@ -192,7 +191,10 @@ def _chunks(items, size: int = STREAM_CHUNK):
 @app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")],
-    data: Annotated[Path, typer.Option("--data", help="A file in the corpus's format (jsonl, csv, conll, txt).")],
+    data: Annotated[Path | None, typer.Option("--data", help="A file in the corpus's format (jsonl, csv, conll, "
+                                                             "txt; a translator's: a TSV of pairs).")] = None,
+    source: Annotated[Path | None, typer.Option("--source", help="translate: the source side, a line file.")] = None,
+    target: Annotated[Path | None, typer.Option("--target", help="translate: the target side, aligned to --source.")] = None,
     format: Format = "auto",
     text_field: Annotated[str | None, typer.Option("--text-field", help="Default: the run's own.")] = None,
     label_field: Annotated[str | None, typer.Option("--label-field", help="Default: the run's own.")] = None,
@@ -202,8 +204,11 @@ def evaluate(
     """Evaluate a saved pipeline on any file in its corpus's format and print the task's metrics."""
     from textrnn.pipeline import load
 
+    if (data is None) == (source is None) or (source is None) != (target is None):
+        _usage("evaluate needs --data FILE, or --source FILE with --target FILE (a translator's aligned line files)")
     pipe = load(run_dir, device=device or "cpu")
-    metrics = pipe.evaluate_file(data, format=format, text_field=text_field, label_field=label_field)
+    metrics = pipe.evaluate_file(data or source, format=format, text_field=text_field, label_field=label_field,
+                                 target=target)
     text = _short(metrics)
     if "per_type" in metrics:
         text += "\n" + "\n".join(f"  {t:<6} P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  n {m['support']}"
@@ -243,10 +248,10 @@ def predict(
             streaming=file is not None, as_json=as_json, show=show)
 
 
-def _answer(answer, pairs, streaming: bool, as_json: bool, show) -> None:
+def _answer(answer, pairs, streaming: bool, as_json: bool, show, empty_ok: bool = False) -> None:
     """Answer the texts of ``pairs`` a chunk at a time: one JSON value for the arguments, or (streaming a file) one
-    JSON line per text; ``show`` prints an answer as text."""
-    for chunk in _chunks(_checked(pairs)):
+    JSON line per text; ``show`` prints an answer as text. An empty text is refused unless ``empty_ok``."""
+    for chunk in _chunks((text for _, text in pairs) if empty_ok else _checked(pairs)):
         results = answer(chunk)
         if as_json and not streaming:
             _emit(results, True)
@@ -359,14 +364,54 @@ def complete(
     _emit(result, as_json, "\n".join(lines))
 
 
+@app.command()
+def translate(
+    run_dir: Annotated[Path, typer.Argument(help="A saved translator run directory.")],
+    texts: Annotated[list[str] | None, typer.Argument(help="Sentences to translate.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="A file of sentences (one a line, or JSON lines).")] = None,
+    format: Format = "auto",
+    text_field: Annotated[str, typer.Option("--text-field")] = "text",
+    beam: Annotated[int | None, typer.Option("--beam", min=1, help="Beam size (1: greedy; default: the run's).")] = None,
+    attention_png: Annotated[Path | None, typer.Option("--attention-png", help="Draw the first sentence's "
+                                                                                "attention as a heat map.")] = None,
+    device: Device = None,
+    as_json: Json = False,
+) -> None:
+    """Translate sentences with a saved encoder-decoder; --file streams one translation a line."""
+    from textrnn.pipeline import load
+
+    if not texts and file is None:
+        _usage("translate needs sentences: give them as arguments, or --file FILE")
+    pipe = load(run_dir, device=device or "cpu")
+    pipe.command("translate")
+    drawn = [attention_png is None]
+
+    def answer(chunk: list[str]) -> list[dict]:
+        results = pipe.translate(chunk, beam=beam, attention=not drawn[0])
+        first = results[0]
+        if not drawn[0] and first["target_tokens"] and first["source_tokens"]:
+            from textrnn.plots import plot_attention
+
+            plot_attention(first["attention"], first["source_tokens"], first["target_tokens"], attention_png,
+                           title=first["source"][:60])
+            drawn[0] = True
+        return [{k: r[k] for k in ("source", "translation", "logprob")} for r in results]
+
+    _answer(answer, _texts(texts, file, format, text_field), streaming=file is not None, as_json=as_json,
+            show=lambda r: print(r["translation"]), empty_ok=True)
+
+
 def _train_command(task: str):
     def command(
         data: Annotated[Path, typer.Option("--data", help="Train file: jsonl, csv/tsv, txt or CoNLL columns.")],
         valid: Annotated[Path | None, typer.Option("--valid", help="Validation file (else a seeded slice of train).")] = None,
         text_field: Annotated[str, typer.Option("--text-field")] = "text",
         label_field: Annotated[str, typer.Option("--label-field")] = "label",
-        tokenizer: Annotated[str, typer.Option("--tokenizer", help="word, char or sentencepiece.")] = "word",
-        embedding: Annotated[str, typer.Option("--embedding", help="learned, onehot or word2vec.")] = "learned",
+        target: Annotated[Path | None, typer.Option("--target", help="translate: the target side, a line file "
+                                                                     "aligned to --data (else --data is a TSV)")] = None,
+        tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="word, char or sentencepiece (default: "
+                                                                          "the task's).")] = None,
+        embedding: Annotated[str | None, typer.Option("--embedding", help="learned, onehot or word2vec.")] = None,
         cell: Annotated[str, typer.Option("--cell", help="rnn, lstm or gru.")] = "lstm",
         out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path(f"runs/{task}"),
         set_: Annotated[list[str] | None, typer.Option("-s", "--set", help="Override a setting: -s train.epochs=3")] = None,
@@ -384,8 +429,8 @@ def _train_command(task: str):
 
         overrides = list(set_ or []) + ([f"train.log={json.dumps(log)}"] if log else [])
         with _training():
-            metrics = train_custom(task, data, valid=valid, text_field=text_field, label_field=label_field,
-                                   tokenizer=tokenizer, embedding=embedding, cell=cell, out=out, overrides=overrides,
+            metrics = train_custom(task, data, valid=valid, target=target, text_field=text_field,
+                                   label_field=label_field, tokenizer=tokenizer, embedding=embedding, cell=cell, out=out, overrides=overrides,
                                    device=device, resume=resume, overwrite=overwrite, quiet=quiet,
                                    init_from=init_from)
         if metrics:   # a distributed rank other than 0 reports nothing

@@ -41,6 +41,7 @@ class Example:
     tokens: list[str] | None = None
     tags: list[str] | None = None
     meta: dict = field(default_factory=dict)
+    target: str | None = None    # translate: the text's translation (``text`` is the source side)
 
 
 @dataclass
@@ -429,6 +430,64 @@ def _check_labels(examples: list[Example], path: Path, label_field: str, require
                         f"(--label-field)")
 
 
+# --------------------------------------------------------------------------------------------- sentence pairs
+
+def _lines(path: Path) -> list[str]:
+    """The file's lines (a final line break ends the last line rather than starting an empty one)."""
+    return read_text(path).removesuffix("\n").split("\n")
+
+
+def read_line_pairs(source_path: str | Path, target_path: str | Path) -> list[Example]:
+    """Pairs from two aligned line files: line n of ``source_path`` translates to line n of ``target_path``.
+
+    Every line is kept, an empty one too (as an empty sentence), so that the numbering stays the files'.
+    Raises DataError when the files differ in length, naming the longer one and its first line without a partner.
+    """
+    source_path, target_path = Path(source_path), Path(target_path)
+    sources, targets = _lines(source_path), _lines(target_path)
+    if len(sources) != len(targets):
+        longer, shorter = (source_path, target_path) if len(sources) > len(targets) else (target_path, source_path)
+        extra = min(len(sources), len(targets)) + 1
+        raise DataError(f"{longer}:{extra}: {longer.name} has {max(len(sources), len(targets)):,} lines but "
+                        f"{shorter} has {min(len(sources), len(targets)):,}; line {extra} of {longer.name} has no "
+                        f"translation. Aligned files need one sentence per line, the same number in each")
+    return [Example(text=s.strip(), target=t.strip(), meta={"line": n})
+            for n, (s, t) in enumerate(zip(sources, targets, strict=True), 1)]
+
+
+def read_tsv_pairs(path: str | Path, columns: Sequence[str] = ("source", "target"), source: str = "source",
+                   target: str = "target") -> list[Example]:
+    """Pairs from a tab-separated file without a header whose lines hold the fields named by ``columns``, in order.
+
+    The column named ``source`` becomes ``text``, the one named ``target`` becomes ``target``, and every other named
+    column is kept in ``meta`` under its name (e.g. ``columns=("en", "ko", "attribution"), source="ko",
+    target="en"``). Fields are split on tabs only (no CSV quoting: quotes are part of a sentence). Blank lines are
+    skipped. Raises DataError for a line with another number of fields (naming the file and line) or a file
+    without pairs, ValueError for ``columns`` that do not name both sides.
+    """
+    columns = list(columns)
+    if source not in columns or target not in columns or source == target or len(set(columns)) != len(columns):
+        raise ValueError(f"columns {columns} must name distinct columns, among them source {source!r} and target "
+                         f"{target!r}")
+    path = Path(path)
+    examples = []
+    for n, line in enumerate(_lines(path), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(columns):
+            found = "one column (no tab)" if len(fields) == 1 else f"{len(fields)} tab-separated columns"
+            raise DataError(f"{path}:{n}: {found}, expected {len(columns)} ({', '.join(columns)}); each line needs "
+                            f"a sentence and its translation separated by a tab")
+        row = dict(zip(columns, fields, strict=True))
+        meta = {name: value for name, value in row.items() if name not in (source, target)}
+        meta["line"] = n
+        examples.append(Example(text=row[source].strip(), target=row[target].strip(), meta=meta))
+    if not examples:
+        raise DataError(f"{path}: holds no sentence pairs")
+    return examples
+
+
 # ------------------------------------------------------------------------------------------------------- corpora
 
 def carve_valid(examples: Sequence[Example], fraction: float, seed: int, group: str | None = None
@@ -436,7 +495,8 @@ def carve_valid(examples: Sequence[Example], fraction: float, seed: int, group: 
     """Split ``examples`` into (train, valid) with about ``len * fraction`` in valid, fixed by ``seed``.
 
     Stratified by label when labels exist (each label keeps its share; every label keeps at least one train
-    example). With ``group`` (a meta field, such as IMDB's film), each group's examples stay on one side, so a
+    example). With ``group`` (a meta field, such as IMDB's film, or "target": a translation pair's target sentence,
+    which Tatoeba gives several sources), each group's examples stay on one side, so a
     validation slice never shares a film with train, as the test split does not: groups are drawn in a seeded
     order and taken while they fit every label's share. Both parts come back in a seeded shuffled order, so that a
     prefix (``train[:400]``) is a fair sample. Raises ConfigError for a fraction outside (0, 1) and DataError for
@@ -461,6 +521,9 @@ def carve_valid(examples: Sequence[Example], fraction: float, seed: int, group: 
         if quota[label] < cap[label]:
             quota[label] += 1
     valid_ids = _by_groups(examples, group, quota, rng) if group else _by_labels(by_label, quota, rng)
+    if not valid_ids:
+        raise DataError(f"no {group!r} group is small enough to carve a validation of {fraction:.0%} from "
+                        f"{len(examples)} examples; give a validation file (--valid FILE) or more examples")
     chosen = set(valid_ids)
     train_ids = [i for i in range(len(examples)) if i not in chosen]
     rng.shuffle(train_ids)
@@ -481,7 +544,7 @@ def _by_groups(examples: Sequence[Example], group: str, quota: dict[str, int], r
     """Whole groups, in a seeded order, taken while each of their labels stays within its quota."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, example in enumerate(examples):
-        value = (example.meta or {}).get(group)
+        value = example.target if group == "target" else (example.meta or {}).get(group)
         if value is None:
             raise DataError(f"line {example.meta.get('line', '?')}: no {group!r} to carve the validation by; give every "
                             "example that field (valid_group), or carve without it")
@@ -528,11 +591,14 @@ class Corpus:
     def from_files(cls, train: str | Path, valid: str | Path | None = None, test: str | Path | None = None,
                    text_field: str = "text", label_field: str = "label", format: str = "auto",
                    task: str | None = None, valid_fraction: float = 0.1, seed: int = 0,
-                   errors: str = "strict", meta_fields: Sequence[str] = (), valid_group: str | None = None) -> Corpus:
+                   errors: str = "strict", meta_fields: Sequence[str] = (), valid_group: str | None = None,
+                   target: str | Path | None = None) -> Corpus:
         """A corpus from your own files (see ``read_examples`` for formats). Without ``valid``, a stratified,
         seeded ``valid_fraction`` of train becomes valid (``valid_is_carved``), each ``valid_group`` (a field or
         column, such as the film a review is about) kept on one side. ``task`` is inferred when None (tags -> tag,
-        labels -> classify, else lm); with ``task="tag"`` a ``.txt`` file is read as CoNLL columns.
+        labels -> classify, else lm); with ``task="tag"`` a ``.txt`` file is read as CoNLL columns. For
+        ``task="translate"`` a file is a TSV of source and target columns, or ``train`` and ``target`` are two
+        aligned line files; the carved validation keeps each target sentence on one side.
 
         Raises DataError for unreadable files, or when the files do not fit the task (no labels for classify, no
         tags for tag), and ConfigError for an unknown task. ``meta_fields``: more fields of JSON-lines or CSV rows
@@ -542,8 +608,12 @@ class Corpus:
             raise ConfigError(f"task must be one of {', '.join(TASK_NAMES)}, got {task!r}")
 
         meta_fields = [*meta_fields, *([valid_group] if valid_group else [])]
+        if task == "translate":
+            valid_group = valid_group or "target"
 
         def read(path: str | Path) -> list[Example]:
+            if task == "translate":
+                return read_line_pairs(path, target) if target and path == train else read_tsv_pairs(path)
             return read_examples(path, format=detect_format(path, format, task), text_field=text_field,
                                  label_field=label_field, errors=errors, require_label=task == "classify",
                                  meta_fields=meta_fields)
@@ -640,8 +710,13 @@ def _read_split(card: dict, folder: Path, split: str) -> list[Example] | None:
     paths = [folder / name for name in card["files"].get(split, [])]
     if not paths or not all(p.is_file() for p in paths):
         return None
+    if card["format"] == "parallel":   # aligned line files: [source, target]
+        return read_line_pairs(*paths)
     examples = []
     for path in paths:
+        if card["format"] == "tsv_pairs":
+            examples += read_tsv_pairs(path, columns=card["columns"], source=card["source"], target=card["target"])
+            continue
         part = read_examples(path, format=card["format"], text_field=card.get("text_field", "text"),
                              label_field=card.get("label_field", "label"), meta_fields=card.get("meta_fields", ()))
         if len(paths) > 1:

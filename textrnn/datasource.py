@@ -20,11 +20,11 @@ from pathlib import Path
 
 from textrnn.errors import DataError, closest_name
 from textrnn.fileio import atomic_write
+from textrnn.tasks import TASK_NAMES
 
 DATA_ENV = "TEXTRNN_DATA_DIR"
 CACHE_ENV = "TEXTRNN_CACHE"
 OFFLINE_ENV = "TEXTRNN_OFFLINE"
-TASKS = ("classify", "tag", "lm", "regress")
 # Splits a corpus needs before it counts as present; "test" (held out) and "unlabelled" are used only when there.
 REQUIRED_SPLITS = ("train", "valid")
 _CHUNK = 1 << 20
@@ -66,8 +66,8 @@ def read_card(name: str) -> dict:
     for key in ("name", "task", "format", "files"):
         if key not in card:
             raise DataError(f"{path}: the card has no {key!r} key; every card needs name, task, format and [files]")
-    if card["task"] not in TASKS:
-        raise DataError(f"{path}: task must be one of {', '.join(TASKS)}, got {card['task']!r}")
+    if card["task"] not in TASK_NAMES:
+        raise DataError(f"{path}: task must be one of {', '.join(TASK_NAMES)}, got {card['task']!r}")
     files = card["files"]
     if "train" not in files:
         raise DataError(f"{path}: [files] has no 'train' entry")

@@ -1,5 +1,6 @@
 """Evaluation figures: accuracy, per-class precision/recall/F1 and macro-F1, the confusion matrix, perplexity and
-bits per character, entity-level F1 (seqeval, strict IOB2) and regression errors (MSE, MAE, MAPE).
+bits per character, entity-level F1 (seqeval, strict IOB2), regression errors (MSE, MAE, MAPE) and translation
+scores (sacreBLEU's BLEU and chrF).
 
 Every function returns plain Python numbers (floats and ints), so results go straight into JSON.
 """
@@ -162,3 +163,19 @@ def regression_report(y_true, y_pred) -> dict:
     nonzero = truth != 0
     mape = float(100 * np.mean(np.abs(error[nonzero]) / np.abs(truth[nonzero]))) if nonzero.any() else math.nan
     return {"mse": float(np.mean(error ** 2)), "mae": float(np.mean(np.abs(error))), "mape": mape}
+
+
+def translation_report(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
+    """Corpus-level ``{"bleu", "bleu_lowercase", "chrf"}`` with sacreBLEU's defaults: BLEU on its 13a tokenization
+    (cased, and again lower-cased) and chrF (character 6-grams, beta 2), one reference per sentence, on detokenized
+    text as a user would read it. Raises ValueError when the lists differ in length or are empty."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    hypotheses, references = [str(h) for h in hypotheses], [str(r) for r in references]
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    if not hypotheses:
+        raise ValueError("translation_report needs at least one sentence")
+    return {"bleu": float(BLEU().corpus_score(hypotheses, [references]).score),
+            "bleu_lowercase": float(BLEU(lowercase=True).corpus_score(hypotheses, [references]).score),
+            "chrf": float(CHRF().corpus_score(hypotheses, [references]).score)}

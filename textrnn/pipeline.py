@@ -208,13 +208,14 @@ class Pipeline:
         return self.task.evaluate(self, self.encode(examples, where=where))
 
     def evaluate_file(self, path: str | Path, format: str = "auto", text_field: str | None = None,
-                      label_field: str | None = None) -> dict:
+                      label_field: str | None = None, target: str | Path | None = None) -> dict:
         """The task's metrics on a labelled file in its corpus's format, read as the run's data were (its text and
-        label fields, unless given), or the task's own way (a series forecaster's CSV)."""
+        label fields, unless given), or the task's own way (a series forecaster's CSV; a translator's pairs, with
+        ``target`` the file aligned to ``path``)."""
         from textrnn.corpus import detect_format, read_examples
 
         if self.task.evaluate_file is not None:
-            return self.task.evaluate_file(self, Path(path))
+            return self.task.evaluate_file(self, Path(path), *([Path(target)] if target is not None else []))
         reading = self.reading()
         examples = read_examples(path, format=detect_format(path, format, task=self.config.task),
                                  text_field=text_field or reading.text_field,
@@ -260,6 +261,11 @@ class Pipeline:
     def complete(self, text: str, candidates: list[str] | None = None, top: int = 3, **options) -> dict:
         """Fill the one blank (``___``) in ``text``: rank ``candidates`` or propose the ``top`` fills (lm)."""
         return self.command("complete")(self, text, candidates=candidates, top=top, **options)
+
+    def translate(self, texts: Iterable[str], **options) -> list[dict]:
+        """Translations of texts (translate): ``[{"source", "translation", "logprob"}]``; options ``beam``,
+        ``attention``."""
+        return self.command("translate")(self, texts, **options)
 
     # ----- saving and loading --------------------------------------------------------------------------------------
     def save(self, run_dir: str | Path, metrics: dict | None = None) -> Path:

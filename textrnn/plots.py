@@ -1,5 +1,5 @@
 """Figures for runs: training curves, confusion matrices, bar charts, forecasts against truth, several models' loss
-curves. Each function writes one image atomically and returns its path.
+curves, a translation's attention. Each function writes one image atomically and returns its path.
 
 matplotlib is imported inside the functions (``import textrnn`` stays fast) and drawn through its object API on
 the Agg canvas: no pyplot, so no global backend is switched, no window can open, and a headless server works.
@@ -7,14 +7,12 @@ the Agg canvas: no pyplot, so no global backend is switched, no window can open,
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from textrnn.fileio import TMP_PREFIX
+from textrnn.fileio import atomic_write
 
 DPI = 120
 # Validation figures worth a panel, in the order they are looked for; scores in [0, 1] share one axis.
@@ -34,17 +32,10 @@ def _figure(width: float, height: float):
 
 
 def _save(figure, path: str | Path) -> Path:
-    """Save to a temporary file beside ``path`` with the same suffix (which picks the format), then rename."""
+    """Write the figure atomically (``fileio.atomic_write``), in the format the suffix names."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        figure.savefig(temporary, dpi=DPI, bbox_inches="tight")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=DPI,
+                                                  bbox_inches="tight"))
     return path
 
 
@@ -190,4 +181,24 @@ def plot_loss_curves(curves: dict[str, Sequence[float]], path: str | Path, title
     axes.grid(alpha=0.3)
     if curves:
         axes.legend(fontsize=8, ncol=2 if len(curves) > 8 else 1)
+    return _save(figure, path)
+
+
+def plot_attention(weights, source_tokens: Sequence[str], target_tokens: Sequence[str], path: str | Path,
+                   title: str = "attention") -> Path:
+    """A translation's attention as a heat map: one row per target token (``target_tokens``, e.g. the output and
+    its <eos>), one column per source token, ``weights`` (len(target_tokens), len(source_tokens)) in [0, 1] (each
+    row a distribution). The figure grows with the sentence; tokens label the axes. Raises ValueError when the
+    shapes disagree."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 2 or weights.shape != (len(target_tokens), len(source_tokens)):
+        raise ValueError(f"attention weights of shape {weights.shape} do not match {len(target_tokens)} target and "
+                         f"{len(source_tokens)} source tokens")
+    figure = _figure(max(4.0, 0.45 * len(source_tokens) + 2.0), max(3.0, 0.4 * len(target_tokens) + 1.5))
+    axes = figure.subplots()
+    image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_xticks(range(len(source_tokens)), [str(t) for t in source_tokens], rotation=60, ha="right", fontsize=8)
+    axes.set_yticks(range(len(target_tokens)), [str(t) for t in target_tokens], fontsize=8)
+    axes.set(xlabel="source", ylabel="translation", title=title)
     return _save(figure, path)

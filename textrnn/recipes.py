@@ -48,6 +48,7 @@ class DataSettings:
     corpus: str = ""
     path: str | None = None            # an explicit train file instead of the corpus card's
     valid_path: str | None = None      # with ``path``: a validation file (else a seeded slice of train)
+    target_path: str | None = None     # translate, with ``path``: the target side as a line file aligned to ``path``
     text_field: str = "text"
     label_field: str = "label"
     limit: int | None = None           # use only the first N train examples (quick runs)
@@ -227,7 +228,8 @@ def read_corpus(recipe: Recipe, data_dir: str | None):
     data = recipe.data
     if data.path:
         corpus = Corpus.from_files(train=data.path, valid=data.valid_path, text_field=data.text_field,
-                                   label_field=data.label_field, task=recipe.task, valid_group=data.valid_group)
+                                   label_field=data.label_field, task=recipe.task, valid_group=data.valid_group,
+                                   target=data.target_path)
     else:
         corpus = load_corpus(data.corpus, data_dir=data_dir, valid_fraction=data.valid_fraction)
     if data.limit:
@@ -280,7 +282,9 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
                                        "licenses": licenses(data.corpus, ",".join(
                                            filter(None, [data.extra, pretrain.get("text", "")])))},
                                  quiet=quiet)
-    _log(quiet, f"vocabulary {len(pipe.vocab):,} tokens; device {resolve_device(pipe.config.train.device)}")
+    sizes = {name: len(part) for name, part in pipe.parts.items() if name.endswith("vocab")}
+    _log(quiet, f"{', '.join(f'{name} {size:,}' for name, size in sizes.items())} tokens; device "
+                f"{resolve_device(pipe.config.train.device)}")
     pretrained = None
     if pretrain.get("epochs"):
         spec = pretrain.pop("text", "")
@@ -307,11 +311,11 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     if pipe.word2vec_report is not None:
         metrics["word2vec"] = pipe.word2vec_report
         _show_neighbours(pipe, recipe, quiet)
-    metrics["sizes"] = {"train": len(corpus.train), "valid": len(corpus.valid), "vocab": len(pipe.vocab)}
+    metrics["sizes"] = {"train": len(corpus.train), "valid": len(corpus.valid), **sizes}
     # 6. plots and samples
     plot_curves(history.epochs, out_dir / "curves.png")
     if pipe.task.report is not None:
-        metrics.update(pipe.task.report(pipe, valid, out_dir, recipe.samples, quiet))
+        metrics.update(pipe.task.report(pipe, corpus, valid, out_dir, recipe.samples, quiet))
     metrics["wall_seconds"] = round(time.perf_counter() - began, 1)
     # 7. save
     pipe.save(out_dir, metrics)
@@ -350,23 +354,31 @@ def describe(name: str) -> dict[str, Any]:
             "corpus": raw.get("data", {}).get("corpus", ""), "description": raw.get("description", "")}
 
 
-def train_custom(task: str, data: str | Path, valid: str | Path | None = None, text_field: str = "text",
-                 label_field: str = "label", tokenizer: str = "word", embedding: str = "learned", cell: str = "lstm",
+def train_custom(task: str, data: str | Path, valid: str | Path | None = None, target: str | Path | None = None,
+                 text_field: str = "text",
+                 label_field: str = "label", tokenizer: str | None = None, embedding: str | None = None,
+                 cell: str = "lstm",
                  out: str | Path = "runs/custom", overrides: list[str] = (), device: str | None = None,
                  resume: bool = False, overwrite: bool = False, quiet: bool = False,
                  init_from: str | Path | None = None) -> dict:
     """Train a pipeline on a file (jsonl, csv/tsv, txt or CoNLL) with the task's defaults; returns its metrics.
 
-    ``init_from``: a saved run of the same task to go on from (fine-tuning): its tokenizer, vocabulary, labels,
-    model and weights are kept, so ``tokenizer``, ``embedding`` and ``cell`` do not apply."""
+    ``tokenizer`` and ``embedding``: None keeps the task's default (word tokens, learned vectors). ``init_from``: a
+    saved run of the same task to go on from (fine-tuning): its tokenizer, vocabulary, labels, model and weights
+    are kept, so ``tokenizer``, ``embedding`` and ``cell`` do not apply."""
+    import dataclasses
+
     from textrnn.tasks import get_task
 
-    defaults = get_task(task).defaults
-    raw = {"name": Path(out).name, "runner": "text", "task": task,
+    spec = get_task(task)
+    raw = {**{k: dict(v) for k, v in spec.defaults.items()}, "name": Path(out).name, "runner": "text", "task": task,
            "data": {"path": str(data), "valid_path": str(valid) if valid else None,
-                    "text_field": text_field, "label_field": label_field},
-           "tokenizer": {"kind": tokenizer}, **{k: dict(v) for k, v in defaults.items()}}
-    raw["model"] = {**raw.get("model", {}), "cell": cell, "embedding": {"kind": embedding}}
+                    "target_path": str(target) if target else None,
+                    "text_field": text_field, "label_field": label_field}}
+    raw["tokenizer"] = {"kind": "word", **raw.get("tokenizer", {}), **({"kind": tokenizer} if tokenizer else {})}
+    raw["model"] = {**raw.get("model", {}), "cell": cell}
+    if "embedding" in {f.name for f in dataclasses.fields(spec.model_config)}:
+        raw["model"]["embedding"] = {"kind": embedding or "learned"}
     raw.setdefault("train", {})
     if device:
         raw["train"]["device"] = device

@@ -224,7 +224,8 @@ class SentencePieceTokenizer:
             reason = explanation.strip() or f"its check {check.partition('[')[2]}] failed."
             raise ConfigError(
                 f"sentencepiece could not train {vocab_size} pieces on {len(sentences):,} texts: {reason} "
-                f"Set tokenizer.vocab_size lower, or give more text") from None
+                "Set tokenizer.vocab_size higher (at least the distinct characters the text needs), or give more "
+                "text") from None
         return cls(model.getvalue(), model_type, lower=lower)
 
     def tokenize(self, text: str) -> list[str]:

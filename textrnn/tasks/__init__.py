@@ -18,6 +18,7 @@ TASKS = {
     "tag": ("textrnn.tasks.tag", "Train a tagger on your own CoNLL or JSON-lines tagged sentences."),
     "lm": ("textrnn.tasks.lm", "Train a language model on your own text."),
     "regress": ("textrnn.tasks.regress", None),
+    "translate": ("textrnn.tasks.translate", "Train a translator on your own sentence pairs."),
 }
 TASK_NAMES = tuple(TASKS)
 

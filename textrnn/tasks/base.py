@@ -26,8 +26,10 @@ class Task:
     ``settings``: the dataclass of the task's own settings (a recipe's table named after the task: ``[lm]``).
     ``prepare(pipe, examples, quiet)``: after the model is built from train (a tagger holds its CRF to IOB2).
     ``files``: the part files a saved pipeline of this task may hold (nothing else is read or moved in a run).
-    ``report(pipe, encoded_valid, out_dir, samples, quiet) -> dict``: what a recipe run adds (plots, samples).
-    ``evaluate_file(pipe, path, **reading) -> dict``: metrics on a file, where the task reads files its own way
+    ``report(pipe, corpus, encoded_valid, out_dir, samples, quiet) -> dict``: what a recipe run adds (plots,
+    samples, a baseline).
+    ``evaluate_file(pipe, path, [target]) -> dict``: metrics on a file (and its aligned target file), where the task
+    reads files its own way
     (None: the corpus readers with the run's fields, then ``evaluate``).
     ``defaults``: the settings of ``textrnn train NAME`` beside the user's.
     """

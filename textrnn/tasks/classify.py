@@ -118,7 +118,7 @@ def predict(pipe, texts, top: int = 1, batch_size: int = 256) -> list[dict]:
     return results
 
 
-def report(pipe, valid: Encoded, out_dir: Path, samples: list[str], quiet: bool) -> dict:
+def report(pipe, corpus, valid: Encoded, out_dir: Path, samples: list[str], quiet: bool) -> dict:
     """A recipe run's confusion matrix on the validation split, drawn as confusion.png."""
     from textrnn.metrics import confusion_matrix
     from textrnn.plots import plot_confusion

@@ -128,7 +128,7 @@ def mape(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(np.abs(predicted - truth) / np.abs(truth)) * 100)
 
 
-def evaluate_file(pipe, path, **reading) -> dict:
+def evaluate_file(pipe, path) -> dict:
     """Next-hour MAPE of a saved series forecaster (the energy drill's) over every window of a CSV with the same
     columns, beside persistence on the same hours. ConfigError for a run whose data were generated."""
     from textrnn.corpus import read_series

@@ -14,7 +14,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
-    optimizer: str = "adam"          # "adam" | "adamw" | "sgd"
+    optimizer: str = "adam"          # "adam" | "adamw" | "sgd" | "rmsprop" (Keras's: rho 0.9, epsilon 1e-7)
     weight_decay: float = 0.0
     clip_norm: float = 1.0           # gradient clipping is on by default: recurrent nets need it (0 turns it off)
     schedule: str = "none"           # "none" | "cosine" | "plateau" | "onecycle" | "linear"

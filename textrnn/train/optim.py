@@ -24,7 +24,9 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=0.9)
-    raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {config.optimizer!r}")
+    if config.optimizer == "rmsprop":   # the course's Keras seq2seq compiles with RMSprop; Keras's defaults
+        return torch.optim.RMSprop(params, lr=config.lr, alpha=0.9, eps=1e-7, weight_decay=config.weight_decay)
+    raise ConfigError(f"train.optimizer must be adam, adamw, sgd or rmsprop, got {config.optimizer!r}")
 
 
 def make_schedule(optimizer, config: TrainConfig, steps_per_epoch: int, spent: Callable[[], float] | None = None):

@@ -168,7 +168,7 @@ def complete(pipe, text: str, candidates: list[str] | None = None, top: int = 3)
                       pmi=pipe.settings.fill_score == "pmi")
 
 
-def report(pipe, valid: Encoded, out_dir: Path, samples: list[str], quiet: bool) -> dict:
+def report(pipe, corpus, valid: Encoded, out_dir: Path, samples: list[str], quiet: bool) -> dict:
     """A recipe run's samples: each prompt continued at temperature 0.8, printed and kept in samples.txt."""
     from textrnn.fileio import atomic_write
 
