@@ -31,6 +31,35 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
+def cpu_times() -> dict[int, tuple[int, int]]:
+    """Per core (busy, total) jiffies from /proc/stat; empty where there is no /proc."""
+    times = {}
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *fields = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                values = [int(v) for v in fields[:8]]
+                idle = values[3] + values[4]
+                times[int(name[3:])] = (sum(values) - idle, sum(values))
+    except (OSError, ValueError):
+        pass
+    return times
+
+
+def busy_elsewhere(before: dict[int, tuple[int, int]]) -> float | None:
+    """How busy (0-1) the cores outside this process's affinity were since `before`: the other half of a
+    hyperthreaded pair slows a run by up to 2x, so a timing taken beside other work says so."""
+    after = cpu_times()
+    mine = os.sched_getaffinity(0)
+    busy = total = 0
+    for core, (b, t) in after.items():
+        if core in mine or core not in before:
+            continue
+        busy += b - before[core][0]
+        total += t - before[core][1]
+    return round(busy / total, 2) if total else None
+
+
 def commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,

@@ -250,6 +250,21 @@ def test_hf_download_writes_the_card_files(tmp_path, monkeypatch):
     assert [json.loads(line) for line in unsup.splitlines()][0] == {"text": "review 0"}
 
 
+def test_hf_download_of_a_parallel_corpus_writes_its_aligned_line_files(tmp_path, monkeypatch):
+    import datasets
+
+    def split(n: int) -> datasets.Dataset:
+        return datasets.Dataset.from_dict({"de": [f"satz {i}" for i in range(n)], "en": [f"sentence {i}" for i in range(n)]})
+
+    fake = datasets.DatasetDict({"train": split(12), "validation": split(3), "test": split(2)})
+    monkeypatch.setattr(datasets, "load_dataset", lambda name: fake)
+    corpus = load_corpus("multi30k")
+    assert (len(corpus.train), len(corpus.valid)) == (12, 3)
+    assert (corpus.train[4].text, corpus.train[4].target) == ("satz 4", "sentence 4")
+    assert gzip.decompress((tmp_path / "cache" / "multi30k" / "val.en.gz").read_bytes()).decode().splitlines()[2] == \
+        "sentence 2"
+
+
 # ------------------------------------------------------------------------------------------------- checksums
 
 

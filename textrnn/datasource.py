@@ -246,6 +246,11 @@ def _download_hf(card: dict, folder: Path, quiet: bool) -> None:
             raise DataError(f"Hugging Face dataset {card['hf_dataset']!r} has no split {split!r} "
                             f"(it has {', '.join(dataset)}); fix hf_splits on {card['card_path']}")
         rows = dataset[split]
+        if card["format"] == "parallel":     # two aligned line files: the source field's, then the target's
+            for name, column in zip(relative, (card["source"], card["target"]), strict=True):
+                lines = "".join(" ".join(str(text).split()) + "\n" for text in rows[column])
+                atomic_write(folder / name, lambda tmp, lines=lines: tmp.write_bytes(gzip.compress(lines.encode())))
+            continue
         labels = rows[label_field] if label_field in rows.column_names else [None] * len(rows)
 
         def write(tmp: Path, texts=rows[text_field], labels=labels) -> None:
