@@ -3,6 +3,7 @@ PNG files."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -158,3 +159,22 @@ def test_attention_heat_map(tmp_path):
     assert is_png(path)
     with pytest.raises(ValueError, match=r"shape \(4, 5\) do not match 3 target and 5 source tokens"):
         plot_attention(weights, list("abcde"), list("xyz"), tmp_path / "bad.png")
+
+
+def test_attention_labels_in_hangul_get_a_font_that_has_them_or_one_line_saying_so(tmp_path, capsys):
+    """Korean source tokens: drawn with an installed font that covers them, else a line naming what to install,
+    and not one matplotlib warning per missing glyph."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    weights = np.full((2, 3), 1 / 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                       # a glyph warning would fail the test
+        path = plot_attention(weights, ["▁나는", "▁밥을", "▁먹었다"], ["▁I", "<eos>"], tmp_path / "ko.png")
+    assert is_png(path)
+    hangul = {ord("밥"), ord("먹")}
+    has_font = any(hangul <= set(FT2Font(entry.fname).get_charmap()) for entry in font_manager.fontManager.ttflist)
+    said = capsys.readouterr().err
+    assert ("fonts-noto-cjk" in said) != has_font
+    plot_attention(weights, ["ein", "hund", "."], ["a", "dog"], tmp_path / "de.png")
+    assert capsys.readouterr().err == ""

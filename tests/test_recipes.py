@@ -90,7 +90,7 @@ def test_the_recipe_list_is_what_the_tests_cover():
     assert [r["name"] for r in listed["recipes"]] == recipe_names()
     assert len(recipe_names()) >= 14
     assert {"hello", "multiply", "sine", "energy", "reuters", "imdb", "ner", "ptb", "shakespeare", "korean",
-            "english", "complete"} <= set(recipe_names())
+            "english", "complete", "multi30k", "ko-en"} <= set(recipe_names())
 
 
 @pytest.mark.parametrize("name", [recipe_param(name) for name in RECIPES])
@@ -125,7 +125,7 @@ def test_quick_recipe_writes_the_metrics_contract(runs, name):
         valid = saved["valid"]
         assert valid["task"] == task and valid["n"] > 0
         expected = {"classify": {"accuracy", "macro_f1"}, "tag": {"f1", "precision", "recall", "per_type"},
-                    "lm": {"loss", "perplexity"}}[task]
+                    "lm": {"loss", "perplexity"}, "translate": {"bleu", "bleu_lowercase", "chrf", "perplexity"}}[task]
         assert expected <= set(valid), f"{name}: valid lacks {expected - set(valid)}"
     if runner_kind == "text" and task == "classify":
         assert (out / "curves.png").stat().st_size > 0 and (out / "confusion.png").stat().st_size > 0

@@ -31,12 +31,45 @@ def _figure(width: float, height: float):
     return figure
 
 
-def _save(figure, path: str | Path) -> Path:
-    """Write the figure atomically (``fileio.atomic_write``), in the format the suffix names."""
+def _save(figure, path: str | Path, missing_glyphs: bool = False) -> Path:
+    """Write the figure atomically (``fileio.atomic_write``), in the format the suffix names; ``missing_glyphs``:
+    the labels have characters no font draws (already said once), so matplotlib's warning per glyph is dropped."""
+    import warnings
+
     path = Path(path)
-    atomic_write(path, lambda tmp: figure.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=DPI,
-                                                  bbox_inches="tight"))
+    with warnings.catch_warnings():
+        if missing_glyphs:
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        atomic_write(path, lambda tmp: figure.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=DPI,
+                                                      bbox_inches="tight"))
     return path
+
+
+def _font_for(texts: Sequence[str]) -> str | None:
+    """The family of an installed font with glyphs for every character of ``texts`` (Hangul, say) when the default
+    font lacks some; "" when the default font has them all; None when no installed font does, after one line on
+    stderr that says what to install (the labels then show boxes)."""
+    import sys
+
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    wanted = {ord(c) for text in texts for c in text if not c.isspace()}
+
+    def covers(path: str) -> bool:
+        try:
+            return wanted <= set(FT2Font(path).get_charmap())
+        except (OSError, RuntimeError, ValueError):
+            return False
+
+    if covers(font_manager.findfont(font_manager.FontProperties())):
+        return ""
+    for entry in font_manager.fontManager.ttflist:
+        if covers(entry.fname):
+            return entry.name
+    print("plots: no installed font has glyphs for all the labels' characters, so some show as boxes; install one "
+          "that has them (for Korean, Chinese or Japanese: fonts-noto-cjk)", file=sys.stderr)
+    return None
 
 
 def _numeric(value) -> bool:
@@ -198,7 +231,10 @@ def plot_attention(weights, source_tokens: Sequence[str], target_tokens: Sequenc
     axes = figure.subplots()
     image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    axes.set_xticks(range(len(source_tokens)), [str(t) for t in source_tokens], rotation=60, ha="right", fontsize=8)
-    axes.set_yticks(range(len(target_tokens)), [str(t) for t in target_tokens], fontsize=8)
+    sources, targets = [str(t) for t in source_tokens], [str(t) for t in target_tokens]
+    family = _font_for(sources + targets)
+    font = {"fontfamily": family} if family else {}
+    axes.set_xticks(range(len(sources)), sources, rotation=60, ha="right", fontsize=8, **font)
+    axes.set_yticks(range(len(targets)), targets, fontsize=8, **font)
     axes.set(xlabel="source", ylabel="translation", title=title)
-    return _save(figure, path)
+    return _save(figure, path, missing_glyphs=family is None)
