@@ -10,12 +10,9 @@ import pytest
 
 from textrnn.metrics import (
     accuracy,
-    bits_per_char,
     classification_report,
     confusion_matrix,
-    confusion_text,
     entity_report,
-    perplexity,
     regression_report,
     translation_report,
 )
@@ -57,22 +54,6 @@ def test_classification_report_by_hand():
     assert by_name["per_class"]["earn"]["precision"] == 0.5 and by_name["accuracy"] == 0.5
     with pytest.raises(ValueError, match="ship"):
         classification_report(["ship"], ["earn"], labels)
-
-
-def test_confusion_text_lists_every_class():
-    text = confusion_text(np.array([[12, 0], [3, 7]]), ["positive", "negative"])
-    lines = text.splitlines()
-    assert len(lines) == 3 and lines[1].split() == ["0", "positive", "12", "0"]
-    assert lines[2].split() == ["1", "negative", "3", "7"]
-
-
-def test_perplexity_and_bits_per_char():
-    assert perplexity(10 * math.log(5), 10) == pytest.approx(5.0)
-    assert perplexity(1e6, 1) == math.inf
-    assert bits_per_char(math.log(2)) == pytest.approx(1.0)
-    assert bits_per_char(1.0) == pytest.approx(1.4427, abs=1e-4)
-    with pytest.raises(ValueError):
-        perplexity(1.0, 0)
 
 
 def test_entity_report_is_strict_iob2():

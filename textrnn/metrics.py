@@ -87,38 +87,6 @@ def classification_report(y_true, y_pred, labels: Sequence[str]) -> dict:
             "per_class": per_class}
 
 
-def confusion_text(matrix: np.ndarray, labels: Sequence[str]) -> str:
-    """The matrix as a text table: one row per true class (numbered, with its label), one column per predicted
-    class (headed by the same numbers, so 46 classes still fit a terminal)."""
-    matrix = np.asarray(matrix)
-    n = len(labels)
-    if matrix.shape != (n, n):
-        raise ValueError(f"a {matrix.shape} matrix does not match {n} labels")
-    number_width = len(str(max(n - 1, 0)))
-    cell = max(number_width, len(str(int(matrix.max()))) if matrix.size else 1)
-    corner = "true \\ predicted"
-    name_width = max([len(str(label)) for label in labels] + [len(corner)])
-    header = " " * (number_width + 1) + corner.ljust(name_width) + "".join(f" {j:>{cell}}" for j in range(n))
-    rows = [header]
-    for i, label in enumerate(labels):
-        counts = "".join(f" {int(v):>{cell}}" for v in matrix[i])
-        rows.append(f"{i:>{number_width}} {str(label):<{name_width}}{counts}")
-    return "\n".join(rows)
-
-
-def perplexity(total_nll: float, n_tokens: int) -> float:
-    """exp(total negative log-likelihood in nats / tokens); inf when that overflows. Raises ValueError for no tokens."""
-    if n_tokens <= 0:
-        raise ValueError("perplexity needs at least one token")
-    mean = total_nll / n_tokens
-    return math.exp(mean) if mean < 709.0 else math.inf
-
-
-def bits_per_char(nll_per_char: float) -> float:
-    """Nats per character to bits per character."""
-    return nll_per_char / math.log(2)
-
-
 def entity_report(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> dict:
     """Entity-level ``{"f1", "precision", "recall"}`` (micro over all entities) and ``per_type`` ({"PER":
     {"precision", "recall", "f1", "support"}, ...}) with seqeval in strict IOB2 mode: an entity counts only when
