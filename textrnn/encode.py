@@ -12,9 +12,8 @@ import numpy as np
 import torch
 
 from textrnn.errors import DataError
+from textrnn.textual import truncate
 from textrnn.vocab import PAD_ID
-
-TRUNCATE = ("tail", "head", "head+tail")
 
 
 @dataclass
@@ -22,21 +21,6 @@ class EncodeConfig:
     max_len: int | None = None       # tokens kept per text in training and evaluation (classify); None keeps all
     truncate: str = "head"           # which part of a long text to keep: "head" | "tail" | "head+tail"
     strip_html: bool = False         # turn <br /> into spaces and decode &amp; and friends (IMDB)
-
-
-def truncate(ids: Sequence[int], max_len: int | None, keep: str = "head") -> list[int]:
-    """Cut a sequence to ``max_len``: keep the ``head`` (first tokens), the ``tail`` (last tokens), or
-    ``head+tail`` (the first third and the last two thirds: openings and conclusions both carry signal)."""
-    if max_len is None or len(ids) <= max_len:
-        return list(ids)
-    if keep == "head":
-        return list(ids[:max_len])
-    if keep == "tail":
-        return list(ids[len(ids) - max_len:])
-    if keep == "head+tail":
-        head = max_len // 3
-        return list(ids[:head]) + list(ids[len(ids) - (max_len - head):])
-    raise ValueError(f"truncate keep must be one of {TRUNCATE}, got {keep!r}")
 
 
 def pad(sequences: Sequence[Sequence[int]], max_len: int | None = None, keep: str = "head",

@@ -14,16 +14,14 @@ import torch
 
 from textrnn.encode import Batch, bucket_batches, pad
 from textrnn.errors import ConfigError, DataError
-from textrnn.models.tagger import TaggerConfig, build_tagger, casing_class
+from textrnn.models.tagger import TaggerConfig, build_tagger
 from textrnn.tasks.base import Built, Task, nonempty, tokenizer_and_vocab
-from textrnn.tokenize import WordTokenizer, clean_text
+from textrnn.textual import casing_class, entities, windows, written_spans
+from textrnn.tokenize import clean_text
 from textrnn.train import TaskLoop, TrainConfig
 from textrnn.vocab import LabelVocab, Vocab
 
 MAX_WORD_CHARS = 20   # longer words keep their first 20 characters for the character features
-TAG_WINDOW = 400      # a long text is tagged in windows of at most this many words, cut after a sentence end where
-                      # one is near (training sentences are far shorter: CoNLL's longest has 124 words)
-SENTENCE_ENDS = frozenset(".!?")
 
 
 @dataclass
@@ -39,19 +37,6 @@ class Encoded:
 
 
 # ----- words ------------------------------------------------------------------------------------------------------
-def written_spans(tokenizer, text: str) -> list[tuple[str, int, int]]:
-    """A plain text's words as written, with their character offsets (start, end) into ``text`` as given."""
-    if isinstance(tokenizer, WordTokenizer):
-        return tokenizer.spans(text)
-    pieces, at = [], 0
-    for token in tokenizer.tokenize(text):
-        start = text.find(token, at) if token.strip() else at
-        start = at if start < 0 else start
-        pieces.append((token, start, start + len(token)))
-        at = start + len(token)
-    return pieces
-
-
 def words(tokenizer, strip_html: bool, example) -> list[str]:
     """An example's words as written: its tokens (CoNLL), or its text's words after the text is cleaned."""
     if example.tokens is not None:
@@ -263,28 +248,10 @@ def evaluate(pipe, encoded: Encoded, model=None) -> dict:
 
 
 # ----- inference --------------------------------------------------------------------------------------------------
-def windows(tokens: list[str], width: int = TAG_WINDOW) -> list[tuple[int, int]]:
-    """(start, end) word ranges that cover ``tokens`` in order, each at most ``width`` words, cut after the last
-    sentence end in a window's second half where there is one."""
-    if width < 2:
-        raise ConfigError(f"a tagging window holds at least 2 words, got {width}")
-    out, start = [], 0
-    while len(tokens) - start > width:
-        end = start + width
-        for cut in range(end, start + width // 2, -1):
-            if tokens[cut - 1] in SENTENCE_ENDS:
-                end = cut
-                break
-        out.append((start, end))
-        start = end
-    out.append((start, len(tokens)))
-    return out
-
-
 def tag(pipe, texts, batch_size: int = 64) -> list[dict]:
     """Tokens, tags and entity spans for plain texts: ``[{"tokens", "tags", "entities": [{"text", "type", "start",
     "end"}]}]`` with character offsets into each text as given. A long text is tagged whole, in windows of at most
-    TAG_WINDOW words. Raises DataError for an empty text, ConfigError for ``batch_size`` below 1."""
+    textual.TAG_WINDOW words. Raises DataError for an empty text, ConfigError for ``batch_size`` below 1."""
     from textrnn.corpus import Example
 
     if batch_size < 1:
@@ -299,26 +266,6 @@ def tag(pipe, texts, batch_size: int = 64) -> list[dict]:
         tags[n] += pipe.labels.decode(path)
     return [{"tokens": [w for w, _, _ in s], "tags": t, "entities": entities(text, s, t)}
             for text, s, t in zip(texts, spans, tags, strict=True)]
-
-
-def entities(text: str, spans: list[tuple[str, int, int]], tags: list[str]) -> list[dict]:
-    """Entity spans from IOB2 tags: ``[{"text", "type", "start", "end"}]`` with character offsets into ``text``."""
-    found, current = [], None
-    for (_token, start, end), tag_name in zip(spans, tags, strict=True):
-        kind = tag_name[2:]
-        if tag_name.startswith("B-") or (tag_name.startswith("I-") and (current is None or current["type"] != kind)):
-            if current:
-                found.append(current)
-            current = {"type": kind, "start": start, "end": end}
-        elif tag_name.startswith("I-") and current is not None:
-            current["end"] = end
-        else:
-            if current:
-                found.append(current)
-            current = None
-    if current:
-        found.append(current)
-    return [{"text": text[e["start"]:e["end"]], "type": e["type"], "start": e["start"], "end": e["end"]} for e in found]
 
 
 TASK = Task(

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from textrnn.errors import ConfigError, TextrnnError
+from textrnn.textual import needs_space
 from textrnn.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocab
 
 NEVER_EMITTED = (PAD_ID, UNK_ID, BOS_ID)
@@ -255,22 +256,6 @@ def generate_ids(model, prompt_ids: Sequence[int], config: GenerationConfig | No
         if config.beam > 1:
             return _beam_search(model, context, config, device)
         return _sample(model, context, config, device)
-
-
-def needs_space(left: str, new_tokens: Sequence[str], tokenizer) -> bool:
-    """Whether ``left`` and the text of ``new_tokens`` must be joined with a space, as the tokenizer would write."""
-    if not left or left[-1].isspace() or not new_tokens:
-        return False
-    kind = getattr(tokenizer, "kind", "word")
-    if kind == "char":
-        return False
-    if kind == "sentencepiece":
-        return new_tokens[0].startswith("▁")   # decoding drops the leading space of the first piece
-    left_tokens = tokenizer.tokenize(left)
-    if not left_tokens:
-        return False
-    a, b = left_tokens[-1], new_tokens[0]
-    return tokenizer.detokenize([a, b]) != a + b
 
 
 def generate(model, tokenizer, vocab: Vocab, prompt: str = "", config: GenerationConfig | None = None,

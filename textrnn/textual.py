@@ -1,0 +1,125 @@
+"""The plain-text steps of inference that need no torch: truncating ids, a tagger's casing classes, word offsets,
+windows and entity spans, and the space between a prompt and its continuation.
+
+They live here rather than beside the torch code that uses them (``encode``, ``models.tagger``, ``tasks.tag``,
+``tasks.lm``, which import them from here), so that ``textrnn.onnx_runtime`` answers as a saved pipeline does with
+numpy and onnxruntime alone, from the same code. (Cleaning a text is ``tokenize.clean_text``, also torch-free.)
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textrnn.errors import ConfigError
+from textrnn.tokenize import WordTokenizer
+
+TRUNCATE = ("tail", "head", "head+tail")
+CASINGS = ("pad", "lower", "upper", "title", "mixed", "numeric", "contains_digit", "other")
+NUM_CASINGS = len(CASINGS)
+NUMBER_MARKS = frozenset(".,:/-+%")
+TAG_WINDOW = 400      # a long text is tagged in windows of at most this many words, cut after a sentence end where
+                      # one is near (training sentences are far shorter: CoNLL's longest has 124 words)
+SENTENCE_ENDS = frozenset(".!?")
+
+
+def truncate(ids: Sequence[int], max_len: int | None, keep: str = "head") -> list[int]:
+    """Cut a sequence to ``max_len``: keep the ``head`` (first tokens), the ``tail`` (last tokens), or
+    ``head+tail`` (the first third and the last two thirds: openings and conclusions both carry signal)."""
+    if max_len is None or len(ids) <= max_len:
+        return list(ids)
+    if keep == "head":
+        return list(ids[:max_len])
+    if keep == "tail":
+        return list(ids[len(ids) - max_len:])
+    if keep == "head+tail":
+        head = max_len // 3
+        return list(ids[:head]) + list(ids[len(ids) - (max_len - head):])
+    raise ValueError(f"truncate keep must be one of {TRUNCATE}, got {keep!r}")
+
+
+def casing_class(token: str) -> int:
+    """The casing class id of a token (0 is padding, never returned).
+
+    1 lower (letters, none upper; uncased scripts such as Hangul too), 2 upper, 3 title (first letter upper, the
+    rest lower), 4 mixed, 5 numeric (digits with at most ``.,:/-+%``), 6 contains a digit, 7 other (no letter or
+    digit: punctuation, symbols).
+    """
+    if any(c.isdigit() for c in token):
+        return CASINGS.index("numeric") if all(c.isdigit() or c in NUMBER_MARKS for c in token) else CASINGS.index("contains_digit")
+    letters = [c for c in token if c.isalpha()]
+    if not letters:
+        return CASINGS.index("other")
+    upper = sum(c.isupper() for c in letters)
+    if upper == 0:
+        return CASINGS.index("lower")
+    if upper == len(letters):
+        return CASINGS.index("upper")
+    if upper == 1 and letters[0].isupper():
+        return CASINGS.index("title")
+    return CASINGS.index("mixed")
+
+
+def written_spans(tokenizer, text: str) -> list[tuple[str, int, int]]:
+    """A plain text's words as written, with their character offsets (start, end) into ``text`` as given."""
+    if isinstance(tokenizer, WordTokenizer):
+        return tokenizer.spans(text)
+    pieces, at = [], 0
+    for token in tokenizer.tokenize(text):
+        start = text.find(token, at) if token.strip() else at
+        start = at if start < 0 else start
+        pieces.append((token, start, start + len(token)))
+        at = start + len(token)
+    return pieces
+
+
+def windows(tokens: list[str], width: int = TAG_WINDOW) -> list[tuple[int, int]]:
+    """(start, end) word ranges that cover ``tokens`` in order, each at most ``width`` words, cut after the last
+    sentence end in a window's second half where there is one."""
+    if width < 2:
+        raise ConfigError(f"a tagging window holds at least 2 words, got {width}")
+    out, start = [], 0
+    while len(tokens) - start > width:
+        end = start + width
+        for cut in range(end, start + width // 2, -1):
+            if tokens[cut - 1] in SENTENCE_ENDS:
+                end = cut
+                break
+        out.append((start, end))
+        start = end
+    out.append((start, len(tokens)))
+    return out
+
+
+def entities(text: str, spans: list[tuple[str, int, int]], tags: list[str]) -> list[dict]:
+    """Entity spans from IOB2 tags: ``[{"text", "type", "start", "end"}]`` with character offsets into ``text``."""
+    found, current = [], None
+    for (_token, start, end), tag_name in zip(spans, tags, strict=True):
+        kind = tag_name[2:]
+        if tag_name.startswith("B-") or (tag_name.startswith("I-") and (current is None or current["type"] != kind)):
+            if current:
+                found.append(current)
+            current = {"type": kind, "start": start, "end": end}
+        elif tag_name.startswith("I-") and current is not None:
+            current["end"] = end
+        else:
+            if current:
+                found.append(current)
+            current = None
+    if current:
+        found.append(current)
+    return [{"text": text[e["start"]:e["end"]], "type": e["type"], "start": e["start"], "end": e["end"]} for e in found]
+
+
+def needs_space(left: str, new_tokens: Sequence[str], tokenizer) -> bool:
+    """Whether ``left`` and the text of ``new_tokens`` must be joined with a space, as the tokenizer would write."""
+    if not left or left[-1].isspace() or not new_tokens:
+        return False
+    kind = getattr(tokenizer, "kind", "word")
+    if kind == "char":
+        return False
+    if kind == "sentencepiece":
+        return new_tokens[0].startswith("▁")   # decoding drops the leading space of the first piece
+    left_tokens = tokenizer.tokenize(left)
+    if not left_tokens:
+        return False
+    a, b = left_tokens[-1], new_tokens[0]
+    return tokenizer.detokenize([a, b]) != a + b
