@@ -12,8 +12,7 @@ import numpy as np
 import torch
 
 from textrnn.errors import DataError
-from textrnn.textual import truncate
-from textrnn.vocab import PAD_ID
+from textrnn.textual import pad_ids
 
 
 @dataclass
@@ -25,17 +24,13 @@ class EncodeConfig:
 
 def pad(sequences: Sequence[Sequence[int]], max_len: int | None = None, keep: str = "head",
         min_len: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad id lists into ``(ids (B, T) long, lengths (B,) long)``, truncating to ``max_len`` first.
+    """Right-pad id lists into ``(ids (B, T) long, lengths (B,) long)``, truncating to ``max_len`` first
+    (``textual.pad_ids`` as tensors).
 
     An empty sequence gets length 0 and a row of padding; ``T`` is at least ``min_len``.
     """
-    cut = [truncate(s, max_len, keep) for s in sequences]
-    lengths = np.fromiter((len(s) for s in cut), dtype=np.int64, count=len(cut))
-    width = max(int(lengths.max()) if len(cut) else 0, min_len)
-    out = np.full((len(cut), width), PAD_ID, dtype=np.int64)
-    for row, s in zip(out, cut, strict=True):
-        row[: len(s)] = s
-    return torch.from_numpy(out), torch.from_numpy(lengths)
+    ids, lengths = pad_ids(sequences, max_len, keep, min_len)
+    return torch.from_numpy(ids), torch.from_numpy(lengths)
 
 
 def mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""The plain-text steps of inference that need no torch: truncating ids, a tagger's casing classes, word offsets,
-windows and entity spans, and the space between a prompt and its continuation.
+"""The plain-text steps of inference that need no torch: truncating and padding ids (as numpy arrays), a tagger's
+casing classes, character ids, word offsets, windows and entity spans, and the space between a prompt and its
+continuation.
 
 They live here rather than beside the torch code that uses them (``encode``, ``models.tagger``, ``tasks.tag``,
 ``tasks.lm``, which import them from here), so that ``textrnn.onnx_runtime`` answers as a saved pipeline does with
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from textrnn.errors import ConfigError
 from textrnn.tokenize import WordTokenizer
+from textrnn.vocab import PAD_ID
 
 TRUNCATE = ("tail", "head", "head+tail")
 CASINGS = ("pad", "lower", "upper", "title", "mixed", "numeric", "contains_digit", "other")
@@ -19,6 +23,7 @@ NUMBER_MARKS = frozenset(".,:/-+%")
 TAG_WINDOW = 400      # a long text is tagged in windows of at most this many words, cut after a sentence end where
                       # one is near (training sentences are far shorter: CoNLL's longest has 124 words)
 SENTENCE_ENDS = frozenset(".!?")
+MAX_WORD_CHARS = 20   # longer words keep their first 20 characters for a tagger's character features
 
 
 def truncate(ids: Sequence[int], max_len: int | None, keep: str = "head") -> list[int]:
@@ -34,6 +39,19 @@ def truncate(ids: Sequence[int], max_len: int | None, keep: str = "head") -> lis
         head = max_len // 3
         return list(ids[:head]) + list(ids[len(ids) - (max_len - head):])
     raise ValueError(f"truncate keep must be one of {TRUNCATE}, got {keep!r}")
+
+
+def pad_ids(sequences: Sequence[Sequence[int]], max_len: int | None = None, keep: str = "head",
+            min_len: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Right-padded int64 ids (B, T) and lengths (B,), each sequence truncated to ``max_len`` first; an empty one
+    gets length 0 and a row of padding, and ``T`` is at least ``min_len``."""
+    cut = [truncate(s, max_len, keep) for s in sequences]
+    lengths = np.fromiter((len(s) for s in cut), dtype=np.int64, count=len(cut))
+    width = max(int(lengths.max()) if len(cut) else 0, min_len)
+    out = np.full((len(cut), width), PAD_ID, dtype=np.int64)
+    for row, s in zip(out, cut, strict=True):
+        row[: len(s)] = s
+    return out, lengths
 
 
 def casing_class(token: str) -> int:
@@ -56,6 +74,30 @@ def casing_class(token: str) -> int:
     if upper == 1 and letters[0].isupper():
         return CASINGS.index("title")
     return CASINGS.index("mixed")
+
+
+def casing_ids(rows: list[list[str]], steps: int) -> np.ndarray:
+    """(B, steps) casing class ids of each row's words, 0 past a row's end."""
+    out = np.zeros((len(rows), steps), dtype=np.int64)
+    for r, row in enumerate(rows):
+        out[r, : len(row)] = [casing_class(w) for w in row]
+    return out
+
+
+def char_ids(rows: list[list[str]], steps: int, chars) -> np.ndarray:
+    """(B, steps, W) character ids (the ``chars`` vocabulary's; 0 is padding) of each row's words, W the longest
+    word's length up to MAX_WORD_CHARS (a longer word keeps its first characters)."""
+    width = max(1, min(MAX_WORD_CHARS, max((len(w) for row in rows for w in row), default=1)))
+    out = np.zeros((len(rows), steps, width), dtype=np.int64)
+    for r, row in enumerate(rows):
+        for col, word in enumerate(row):
+            out[r, col, : min(width, len(word))] = chars.encode(list(word[:width]))
+    return out
+
+
+def normalize(tokenizer, tokens: list[str]) -> list[str]:
+    """A tagger's words as its word ids see them: lower-cased when the tokenizer lower-cases (CoNLL's words too)."""
+    return [t.lower() for t in tokens] if tokenizer.lower else tokens
 
 
 def written_spans(tokenizer, text: str) -> list[tuple[str, int, int]]:

@@ -1,7 +1,7 @@
 """Many-to-many, aligned: one tag per token (named entities, the 'hello' next-character drill).
 
 A tagger reads words as written: the characters and casing features see them so, while the word ids follow the
-tokenizer's ``lower`` (``normalize``). ``words`` is the one place that decides an example's words.
+tokenizer's ``lower`` (``textual.normalize``). ``words`` is the one place that decides an example's words.
 """
 from __future__ import annotations
 
@@ -16,12 +16,10 @@ from textrnn.encode import Batch, bucket_batches, pad
 from textrnn.errors import ConfigError, DataError
 from textrnn.models.tagger import TaggerConfig, build_tagger
 from textrnn.tasks.base import Built, Task, nonempty, tokenizer_and_vocab
-from textrnn.textual import casing_class, entities, windows, written_spans
+from textrnn.textual import casing_ids, char_ids, entities, normalize, windows, written_spans
 from textrnn.tokenize import clean_text
 from textrnn.train import TaskLoop, TrainConfig
 from textrnn.vocab import LabelVocab, Vocab
-
-MAX_WORD_CHARS = 20   # longer words keep their first 20 characters for the character features
 
 
 @dataclass
@@ -42,11 +40,6 @@ def words(tokenizer, strip_html: bool, example) -> list[str]:
     if example.tokens is not None:
         return list(example.tokens)
     return [w for w, _, _ in written_spans(tokenizer, clean_text(example.text or "", strip_html))]
-
-
-def normalize(tokenizer, tokens: list[str]) -> list[str]:
-    """The words as the word ids see them: lower-cased when the tokenizer lower-cases (CoNLL's words too)."""
-    return [t.lower() for t in tokens] if tokenizer.lower else tokens
 
 
 # ----- building ---------------------------------------------------------------------------------------------------
@@ -178,14 +171,9 @@ def make_batch(pipe, encoded: Encoded, index: list[int]) -> Batch:
         batch.aux = aux
     config = pipe.model_config
     if config.char_dim > 0:
-        width = max(1, min(MAX_WORD_CHARS, max((len(w) for row in words_of for w in row), default=1)))
-        chars = np.zeros((len(index), ids.size(1), width), dtype=np.int64)
-        for r, row in enumerate(words_of):
-            for col, word in enumerate(row):
-                chars[r, col, : min(width, len(word))] = pipe.parts["chars"].encode(list(word[:width]))
-        batch.chars = torch.from_numpy(chars)
+        batch.chars = torch.from_numpy(char_ids(words_of, ids.size(1), pipe.parts["chars"]))
     if config.casing_dim > 0:
-        batch.casing = pad([[casing_class(w) for w in row] for row in words_of])[0]
+        batch.casing = torch.from_numpy(casing_ids(words_of, ids.size(1)))
     return batch
 
 
