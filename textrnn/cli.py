@@ -401,6 +401,22 @@ def translate(
             show=lambda r: print(r["translation"]), empty_ok=True)
 
 
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")],
+    out: Annotated[Path, typer.Option("--out", help="The folder to write the export into.")],
+    format: Annotated[str, typer.Option("--format", help="onnx.")] = "onnx",
+    as_json: Json = False,
+) -> None:
+    """Export a saved run for onnxruntime (checked against PyTorch before it is written); needs textrnn[export]."""
+    from textrnn.export import export_run
+
+    manifest = export_run(run_dir, out, format=format)
+    checked = manifest["checked"]
+    _emit(manifest, as_json, f"exported {run_dir} ({manifest['task']}) to {out}: onnxruntime matches PyTorch to "
+                             f"{checked['max_abs_difference']:.1e} at {checked['steps']} steps x {checked['batches']} rows")
+
+
 def _train_command(task: str):
     def command(
         data: Annotated[Path, typer.Option("--data", help="Train file: jsonl, csv/tsv, txt or CoNLL columns.")],

@@ -1,6 +1,6 @@
 """The plain-text steps of inference that need no torch: truncating and padding ids (as numpy arrays), a tagger's
-casing classes, character ids, word offsets, windows and entity spans, and the space between a prompt and its
-continuation.
+casing classes, character ids, word offsets, windows and entity spans, a language model's generation settings
+and the space between a prompt and its continuation.
 
 They live here rather than beside the torch code that uses them (``encode``, ``models.tagger``, ``tasks.tag``,
 ``tasks.lm``, which import them from here), so that ``textrnn.onnx_runtime`` answers as a saved pipeline does with
@@ -8,7 +8,9 @@ numpy and onnxruntime alone, from the same code. (Cleaning a text is ``tokenize.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -165,3 +167,46 @@ def needs_space(left: str, new_tokens: Sequence[str], tokenizer) -> bool:
         return False
     a, b = left_tokens[-1], new_tokens[0]
     return tokenizer.detokenize([a, b]) != a + b
+
+
+@dataclass
+class GenerationConfig:
+    """How to continue a text.
+
+    ``temperature`` 0 is greedy decoding. ``top_k`` > 0 samples among the k likeliest tokens only; ``top_p`` < 1
+    samples from the smallest set of tokens whose probability reaches p (nucleus sampling). ``beam`` > 1 runs beam
+    search, which is deterministic (temperature, top-k and top-p are then unused) and picks the finished text with
+    the best mean log-probability per token (so long texts are not punished for being long). ``seed`` makes sampling repeatable. With ``stop_at_eos``
+    generation ends at ``<eos>``; without it ``<eos>`` is never emitted (a running text such as a play has no
+    sentence ends). ``<pad>``, ``<unk>`` and ``<bos>`` are never emitted. Raises ConfigError for a bad value.
+    """
+
+    max_tokens: int = 100
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    beam: int = 1
+    seed: int | None = None
+    stop_at_eos: bool = True
+
+    def __post_init__(self):
+        def integer(value) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        def number(value) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        problems = {
+            "max_tokens": integer(self.max_tokens) and self.max_tokens >= 0,
+            "temperature": number(self.temperature) and self.temperature >= 0,
+            "top_k": integer(self.top_k) and self.top_k >= 0,
+            "top_p": number(self.top_p) and 0 < self.top_p <= 1,
+            "beam": integer(self.beam) and self.beam >= 1,
+            "seed": self.seed is None or integer(self.seed),
+        }
+        wanted = {"max_tokens": "an integer >= 0", "temperature": "a number >= 0 (0 = greedy)",
+                  "top_k": "an integer >= 0 (0 = no limit)", "top_p": "a number in (0, 1]",
+                  "beam": "an integer >= 1", "seed": "an integer or None"}
+        for key, ok in problems.items():
+            if not ok:
+                raise ConfigError(f"generation setting {key} must be {wanted[key]}, got {getattr(self, key)!r}")
