@@ -417,6 +417,21 @@ def export_command(
                              f"{checked['max_abs_difference']:.1e} at {checked['steps']} steps x {checked['batches']} rows")
 
 
+@app.command()
+def serve(
+    runs: Annotated[list[str], typer.Argument(help="Runs to serve: PATH (named by its folder) or NAME=PATH.")],
+    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback is reachable by "
+                                                     "others.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    threads: Annotated[int, typer.Option("--threads", help="torch threads for inference (0: torch's default).")] = 1,
+    device: Device = None,
+) -> None:
+    """Serve saved runs: a JSON API (/v1/models, /docs) and a web page at /; needs textrnn[serve]."""
+    from textrnn.serve import serve_runs
+
+    serve_runs(runs, host=host, port=port, threads=threads, device=device or "cpu")
+
+
 def _train_command(task: str):
     def command(
         data: Annotated[Path, typer.Option("--data", help="Train file: jsonl, csv/tsv, txt or CoNLL columns.")],
