@@ -215,7 +215,8 @@ const RENDER = {
     const answer = element("div", {class: "answer"});
     for (const r of results) {
       answer.append(element("p", {class: "source muted"}, r.source));
-      answer.append(element("p", {class: "translation"}, r.translation));
+      answer.append(r.translation ? element("p", {class: "translation"}, r.translation)
+                                  : element("p", {class: "translation muted"}, "(an empty translation)"));
       answer.append(element("p", {class: "muted"}, `log-probability ${r.logprob.toFixed(2)}`));
       if (r.attention) answer.append(heatMap(r.attention, r.source_tokens, r.target_tokens));
     }
