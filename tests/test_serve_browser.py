@@ -158,7 +158,8 @@ def test_a_sentence_to_the_translator_comes_back_translated_with_its_attention(s
                                      data=json.dumps({"texts": ["ein mann liest"], "attention": True}).encode())
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
         [expected] = json.loads(response.read())
-    assert browser.find_element(By.CSS_SELECTOR, "#result .translation").text == expected["translation"]
+    shown = browser.find_element(By.CSS_SELECTOR, "#result .translation").text
+    assert shown == (expected["translation"] or "(an empty translation)")     # a tiny model may say nothing yet
     rows = browser.find_elements(By.CSS_SELECTOR, "#result table.attention tr")[1:]     # below the source's row
     assert [r.find_element(By.TAG_NAME, "th").text for r in rows] == expected["target_tokens"]
     assert all(len(r.find_elements(By.TAG_NAME, "td")) == 3 for r in rows)
