@@ -95,6 +95,50 @@ def gpu_section(results: dict, behind: list[str]) -> list[str]:
     return lines
 
 
+def serve_section(results: dict, behind: list[str]) -> list[str]:
+    """The rows of `bench/serve_load.py`: one client, then N concurrent ones, against `textrnn serve` on one core."""
+    rows = results.get("serve", [])
+    if not rows:
+        return []
+    lines = ["", "## Serving (`textrnn serve`)", "",
+             "`python bench/serve_load.py`: the server pinned to one core with one torch thread, the clients on the "
+             "other core over the loopback, each on a keep-alive connection; untrained models of the recipes' shapes "
+             "(the time does not depend on the weights). Target: a classifier answers a one-sentence request in "
+             "< 20 ms p50, and 16 concurrent clients lose nothing.", "",
+             "| model | clients | answered / asked | failed | requests/s | p50 ms | p99 ms | server peak MB | machine | "
+             "commit | date | command |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        for phase in (k for k in row["result"] if k != "capability"):
+            r = row["result"][phase]
+            lines.append(f"| {row['what']} | {r['clients']} | {r['answered']} / {r['asked']} | {r['failed']} | "
+                         f"{r['requests_per_second']} | {r['p50_ms']} | {r['p99_ms']} | {row['server_peak_rss_mb']} | "
+                         f"{machine_text(row['machine'])} | {row['commit']} | {row['date']} | `{row['command']}` |")
+            if r["failed"] or r["answered"] != r["asked"]:
+                behind.append(f"- serving {row['model']} to {r['clients']} clients: {r['answered']} of {r['asked']} "
+                              "requests answered.")
+            if row["model"] == "classifier" and r["clients"] == 1 and r["p50_ms"] >= 20:
+                behind.append(f"- serving: a one-sentence classifier request took {r['p50_ms']} ms p50 (target 20).")
+    return lines
+
+
+def onnx_section(results: dict) -> list[str]:
+    """The rows of `bench/onnx_speed.py`: an exported run in onnxruntime beside the pipeline in PyTorch."""
+    rows = results.get("onnx", [])
+    if not rows:
+        return []
+    lines = ["", "## ONNX export: onnxruntime against PyTorch", "",
+             "`python bench/onnx_speed.py`: `textrnn.onnx_runtime` against the saved pipeline, one thread each, "
+             "tokenizing alike (what a caller sees); median (best) milliseconds.", "",
+             "| model | texts | PyTorch ms | onnxruntime ms | PyTorch / onnxruntime | machine | commit | date | command |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        for texts, r in row["result"].items():
+            lines.append(f"| {row['what']} | {texts} | {r['pytorch']['median_ms']} ({r['pytorch']['best_ms']}) | "
+                         f"{r['onnxruntime']['median_ms']} ({r['onnxruntime']['best_ms']}) | {r['speed_up']} x | "
+                         f"{machine_text(row['machine'])} | {row['commit']} | {row['date']} | `{row['command']}` |")
+    return lines
+
+
 def main() -> None:
     results = load_results()
     lines = ["# Benchmarks", "",
@@ -186,6 +230,8 @@ def main() -> None:
                 behind.append(f"- {row['what']}: up to {row['worst_seconds']} s against the target of "
                               f"{row['target_seconds']} s.")
     lines += gpu_section(results, behind)
+    lines += serve_section(results, behind)
+    lines += onnx_section(results)
     lines += ["", "## Where textrnn is behind", ""]
     lines += behind or ["Nothing measured here is behind its target."]
     notes = HERE / "notes.md"

@@ -156,7 +156,7 @@ def test_word_offsets_index_the_text_as_given_in_any_normal_form(chars, form):
 
 # ----- 5. long input is tagged whole --------------------------------------------------------------------------------
 def test_a_text_longer_than_a_window_is_tagged_whole():
-    from textrnn.tasks.tag import TAG_WINDOW, windows
+    from textrnn.textual import TAG_WINDOW, windows
 
     sentences = [Example(tokens=["Paris", "is", "big", "."], tags=["B-LOC", "O", "O", "O"]),
                  Example(tokens=["Ada", "wrote", "."], tags=["B-PER", "O", "O"])]

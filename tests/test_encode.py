@@ -2,7 +2,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from textrnn.encode import bucket_batches, lm_streams, lm_windows, mask, pad, truncate
+from textrnn.encode import bucket_batches, lm_streams, lm_windows, mask, pad
+from textrnn.textual import truncate
 
 
 def test_pad_lengths_and_mask():

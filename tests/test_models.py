@@ -18,7 +18,8 @@ from textrnn.models.ensemble import Ensemble
 from textrnn.models.lm import LanguageModel, LMConfig
 from textrnn.models.recurrent import Recurrent, reverse_within_lengths
 from textrnn.models.regressor import Regressor, RegressorConfig
-from textrnn.models.tagger import CASINGS, NUM_CASINGS, Tagger, TaggerConfig, TaggerEnsemble, build_tagger, casing_class
+from textrnn.models.tagger import Tagger, TaggerConfig, TaggerEnsemble, build_tagger
+from textrnn.textual import CASINGS, NUM_CASINGS, casing_class
 
 VOCAB, TOL = 30, 1e-5
 SMALL = EmbeddingConfig(dim=8)

@@ -21,7 +21,7 @@ RECIPES = sorted(p.name for p in (ROOT / "recipes").glob("*.toml"))
 BLANKS = sorted(f"blanks/{p.name}" for p in (ROOT / "recipes" / "blanks").glob("*.tsv"))
 CORPORA = sorted(p.name for p in (ROOT / "corpora").glob("*.toml"))
 CORPUS_NAMES = {"conll2003", "energy", "everyday-en", "imdb", "kor-eng", "korean", "multi30k", "ptb", "reuters", "tinyshakespeare"}
-HEAVY = ("torch", "gensim", "datasets")
+HEAVY = ("torch", "gensim", "datasets", "fastapi", "uvicorn", "onnx", "onnxruntime", "onnxscript")
 
 needs_hatchling = pytest.mark.skipif(importlib.util.find_spec("hatchling") is None,
                                      reason="building the wheel offline needs hatchling importable in this "
@@ -93,15 +93,25 @@ def test_installed_textrnn_finds_its_recipes_and_corpora_outside_the_repository(
 
 
 def test_help_imports_no_heavy_library(tmp_path):
-    """``textrnn --help`` (and ``run --help``) load the command line only: no torch, gensim or datasets."""
+    """``textrnn --help`` (and ``run --help``, ``serve --help``...) load the command line only: no torch, gensim,
+    datasets, FastAPI or onnx."""
     script = ("import sys\n"
               "sys.argv = ['textrnn', *sys.argv[1:]]\n"
               "from textrnn.cli import main\n"
               "try:\n    main()\nexcept SystemExit:\n    pass\n"
               f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}), file=sys.stderr)\n")
-    for args in (["--help"], ["run", "--help"], ["train", "classify", "--help"]):
+    for args in (["--help"], ["run", "--help"], ["train", "classify", "--help"], ["serve", "--help"],
+                 ["export", "--help"]):
         done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=tmp_path,
                               timeout=120)
         assert done.returncode == 0, done.stderr
         assert "Usage" in done.stdout
         assert done.stderr.strip().splitlines()[-1] == "[]", f"{args}: {done.stderr}"
+
+
+@needs_hatchling
+def test_the_wheel_holds_the_serve_page(installed):
+    """The page works offline from an installed textrnn: its files ship inside the package."""
+    wheel, _ = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"textrnn/serve/static/{name}" for name in ("index.html", "app.js", "style.css")} <= names

@@ -125,7 +125,7 @@ def test_quick_recipe_writes_the_metrics_contract(runs, name):
         valid = saved["valid"]
         assert valid["task"] == task and valid["n"] > 0
         expected = {"classify": {"accuracy", "macro_f1"}, "tag": {"f1", "precision", "recall", "per_type"},
-                    "lm": {"loss", "perplexity"}, "translate": {"bleu", "bleu_lowercase", "chrf", "perplexity"}}[task]
+                    "lm": {"loss", "perplexity"}, "translate": {"loss", "perplexity", "bleu", "bleu_lowercase", "chrf"}}[task]
         assert expected <= set(valid), f"{name}: valid lacks {expected - set(valid)}"
     if runner_kind == "text" and task == "classify":
         assert (out / "curves.png").stat().st_size > 0 and (out / "confusion.png").stat().st_size > 0

@@ -401,6 +401,37 @@ def translate(
             show=lambda r: print(r["translation"]), empty_ok=True)
 
 
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="A saved run directory.")],
+    out: Annotated[Path, typer.Option("--out", help="The folder to write the export into.")],
+    format: Annotated[str, typer.Option("--format", help="onnx.")] = "onnx",
+    as_json: Json = False,
+) -> None:
+    """Export a saved run for onnxruntime (checked against PyTorch before it is written); needs textrnn[export]."""
+    from textrnn.export import export_run
+
+    manifest = export_run(run_dir, out, format=format)
+    checked = manifest["checked"]
+    _emit(manifest, as_json, f"exported {run_dir} ({manifest['task']}) to {out}: onnxruntime matches PyTorch to "
+                             f"{checked['max_abs_difference']:.1e} at {checked['steps']} steps x {checked['batches']} rows")
+
+
+@app.command()
+def serve(
+    runs: Annotated[list[str], typer.Argument(help="Runs to serve: PATH (named by its folder) or NAME=PATH.")],
+    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback is reachable by "
+                                                     "others.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    threads: Annotated[int, typer.Option("--threads", help="torch threads for inference (0: torch's default).")] = 1,
+    device: Device = None,
+) -> None:
+    """Serve saved runs: a JSON API (/v1/models, /docs) and a web page at /; needs textrnn[serve]."""
+    from textrnn.serve import serve_runs
+
+    serve_runs(runs, host=host, port=port, threads=threads, device=device or "cpu")
+
+
 def _train_command(task: str):
     def command(
         data: Annotated[Path, typer.Option("--data", help="Train file: jsonl, csv/tsv, txt or CoNLL columns.")],

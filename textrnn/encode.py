@@ -12,9 +12,7 @@ import numpy as np
 import torch
 
 from textrnn.errors import DataError
-from textrnn.vocab import PAD_ID
-
-TRUNCATE = ("tail", "head", "head+tail")
+from textrnn.textual import pad_ids
 
 
 @dataclass
@@ -24,34 +22,15 @@ class EncodeConfig:
     strip_html: bool = False         # turn <br /> into spaces and decode &amp; and friends (IMDB)
 
 
-def truncate(ids: Sequence[int], max_len: int | None, keep: str = "head") -> list[int]:
-    """Cut a sequence to ``max_len``: keep the ``head`` (first tokens), the ``tail`` (last tokens), or
-    ``head+tail`` (the first third and the last two thirds: openings and conclusions both carry signal)."""
-    if max_len is None or len(ids) <= max_len:
-        return list(ids)
-    if keep == "head":
-        return list(ids[:max_len])
-    if keep == "tail":
-        return list(ids[len(ids) - max_len:])
-    if keep == "head+tail":
-        head = max_len // 3
-        return list(ids[:head]) + list(ids[len(ids) - (max_len - head):])
-    raise ValueError(f"truncate keep must be one of {TRUNCATE}, got {keep!r}")
-
-
 def pad(sequences: Sequence[Sequence[int]], max_len: int | None = None, keep: str = "head",
         min_len: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad id lists into ``(ids (B, T) long, lengths (B,) long)``, truncating to ``max_len`` first.
+    """Right-pad id lists into ``(ids (B, T) long, lengths (B,) long)``, truncating to ``max_len`` first
+    (``textual.pad_ids`` as tensors).
 
     An empty sequence gets length 0 and a row of padding; ``T`` is at least ``min_len``.
     """
-    cut = [truncate(s, max_len, keep) for s in sequences]
-    lengths = np.fromiter((len(s) for s in cut), dtype=np.int64, count=len(cut))
-    width = max(int(lengths.max()) if len(cut) else 0, min_len)
-    out = np.full((len(cut), width), PAD_ID, dtype=np.int64)
-    for row, s in zip(out, cut, strict=True):
-        row[: len(s)] = s
-    return torch.from_numpy(out), torch.from_numpy(lengths)
+    ids, lengths = pad_ids(sequences, max_len, keep, min_len)
+    return torch.from_numpy(ids), torch.from_numpy(lengths)
 
 
 def mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from textrnn import __version__
 from textrnn.config import from_dict, to_dict
-from textrnn.distributed import unwrap
 from textrnn.errors import ConfigError, PipelineError
 from textrnn.fileio import (
     atomic_write,
@@ -69,6 +68,8 @@ def save_run(pipe, run_dir: Path, metrics: dict | None = None) -> None:
 
 
 def _write_files(pipe, folder: Path, metrics: dict | None) -> list[str]:
+    from textrnn.distributed import unwrap
+
     files, parts = ["model.safetensors"], {}
     for name, part in sorted(pipe.parts.items()):
         if isinstance(part, (Vocab, LabelVocab)):
@@ -135,7 +136,7 @@ def load_run(cls, config_class: type, run_dir: Path):
         task = get_task(config.task)
     except ConfigError as error:
         raise PipelineError(f"{path}: {error}") from None
-    parts = _read_parts(parts_doc, files, where, path, task.files)
+    parts = read_parts(parts_doc, files, where, path, task.files)
     try:
         pipe = cls(config, parts)
     except (ConfigError, TypeError, ValueError) as error:
@@ -159,7 +160,11 @@ def _check_files(files, where: dict[str, Path], path: Path) -> None:
                                 "replaced after saving); save the pipeline again")
 
 
-def _read_parts(parts_doc, files: dict, where: dict[str, Path], path: Path, task_files: frozenset[str]) -> dict:
+def read_parts(parts_doc, files: dict, where: dict[str, Path], path: Path, task_files: frozenset[str]) -> dict:
+    """The parts (tokenizers, vocabularies, labels) that config.json's ``parts`` describe, read from ``where``
+    (file name -> path); ``files`` are the files config.json lists, ``task_files`` the names a part may be read
+    from. Needs no torch, so an exported run (``textrnn.onnx_runtime``) reads its parts here too. Raises
+    PipelineError naming the part for one that is not a part of a saved pipeline."""
     if not isinstance(parts_doc, dict):
         raise PipelineError(f"{path}: 'parts' must map part names to their kind")
     parts = {}

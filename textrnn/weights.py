@@ -6,10 +6,12 @@ the first of their names, as ``safetensors.torch.save_model`` does; loading copi
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from textrnn.errors import PipelineError
+
+if TYPE_CHECKING:   # torch loads where weights are written or read, not on import
+    import torch
 
 
 def write_weights(model: torch.nn.Module, path: Path) -> None:

@@ -20,33 +20,9 @@ from textrnn.models.classifier import full_lengths
 from textrnn.models.crf import CRF
 from textrnn.models.ensemble import Ensemble, one_or_ensemble
 from textrnn.models.recurrent import Recurrent
+from textrnn.textual import NUM_CASINGS
 
-CASINGS = ("pad", "lower", "upper", "title", "mixed", "numeric", "contains_digit", "other")
-NUM_CASINGS = len(CASINGS)
-NUMBER_MARKS = frozenset(".,:/-+%")
 CHAR_ENCODERS = ("cnn", "lstm")
-
-
-def casing_class(token: str) -> int:
-    """The casing class id of a token (0 is padding, never returned).
-
-    1 lower (letters, none upper; uncased scripts such as Hangul too), 2 upper, 3 title (first letter upper, the
-    rest lower), 4 mixed, 5 numeric (digits with at most ``.,:/-+%``), 6 contains a digit, 7 other (no letter or
-    digit: punctuation, symbols).
-    """
-    if any(c.isdigit() for c in token):
-        return CASINGS.index("numeric") if all(c.isdigit() or c in NUMBER_MARKS for c in token) else CASINGS.index("contains_digit")
-    letters = [c for c in token if c.isalpha()]
-    if not letters:
-        return CASINGS.index("other")
-    upper = sum(c.isupper() for c in letters)
-    if upper == 0:
-        return CASINGS.index("lower")
-    if upper == len(letters):
-        return CASINGS.index("upper")
-    if upper == 1 and letters[0].isupper():
-        return CASINGS.index("title")
-    return CASINGS.index("mixed")
 
 
 @dataclass
@@ -62,7 +38,7 @@ class TaggerConfig:
     char_hidden: int = 50
     char_vocab_size: int = 0
     char_kernel: int = 3
-    casing_dim: int = 0              # >0: an embedding of casing_class(token), from `casing` (B, T)
+    casing_dim: int = 0              # >0: an embedding of textual.casing_class(token), from `casing` (B, T)
     crf: bool = False
     packed: bool = False
     members: int = 1                 # >1: an ensemble of that many taggers trained side by side (TaggerEnsemble)
@@ -163,7 +139,7 @@ class Tagger(nn.Module):
             parts.append(self.chars(chars))                                    # (B, T, char features)
         if self.casing is not None:
             if casing is None:
-                raise ValueError("this tagger uses casing features: pass casing (B, T) ids from casing_class")
+                raise ValueError("this tagger uses casing features: pass casing (B, T) ids from textual.casing_class")
             parts.append(self.casing(casing))                                  # (B, T, casing_dim)
         return self.rnn(torch.cat(parts, -1), lengths)[0]                     # (B, T, D)
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textrnn.encode import Batch, bucket_batches, pad, truncate
+from textrnn.encode import Batch, bucket_batches, pad
 from textrnn.errors import ConfigError
 from textrnn.models.classifier import ClassifierConfig, build_classifier
 from textrnn.tasks.base import Built, Task, build_from_texts, nonempty
+from textrnn.textual import truncate
 from textrnn.train import TaskLoop, TrainConfig
 from textrnn.vocab import LabelVocab
 

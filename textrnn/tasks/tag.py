@@ -1,7 +1,7 @@
 """Many-to-many, aligned: one tag per token (named entities, the 'hello' next-character drill).
 
 A tagger reads words as written: the characters and casing features see them so, while the word ids follow the
-tokenizer's ``lower`` (``normalize``). ``words`` is the one place that decides an example's words.
+tokenizer's ``lower`` (``textual.normalize``). ``words`` is the one place that decides an example's words.
 """
 from __future__ import annotations
 
@@ -14,16 +14,12 @@ import torch
 
 from textrnn.encode import Batch, bucket_batches, pad
 from textrnn.errors import ConfigError, DataError
-from textrnn.models.tagger import TaggerConfig, build_tagger, casing_class
+from textrnn.models.tagger import TaggerConfig, build_tagger
 from textrnn.tasks.base import Built, Task, nonempty, tokenizer_and_vocab
-from textrnn.tokenize import WordTokenizer, clean_text
+from textrnn.textual import casing_ids, char_ids, entities, normalize, windows, written_spans
+from textrnn.tokenize import clean_text
 from textrnn.train import TaskLoop, TrainConfig
 from textrnn.vocab import LabelVocab, Vocab
-
-MAX_WORD_CHARS = 20   # longer words keep their first 20 characters for the character features
-TAG_WINDOW = 400      # a long text is tagged in windows of at most this many words, cut after a sentence end where
-                      # one is near (training sentences are far shorter: CoNLL's longest has 124 words)
-SENTENCE_ENDS = frozenset(".!?")
 
 
 @dataclass
@@ -39,29 +35,11 @@ class Encoded:
 
 
 # ----- words ------------------------------------------------------------------------------------------------------
-def written_spans(tokenizer, text: str) -> list[tuple[str, int, int]]:
-    """A plain text's words as written, with their character offsets (start, end) into ``text`` as given."""
-    if isinstance(tokenizer, WordTokenizer):
-        return tokenizer.spans(text)
-    pieces, at = [], 0
-    for token in tokenizer.tokenize(text):
-        start = text.find(token, at) if token.strip() else at
-        start = at if start < 0 else start
-        pieces.append((token, start, start + len(token)))
-        at = start + len(token)
-    return pieces
-
-
 def words(tokenizer, strip_html: bool, example) -> list[str]:
     """An example's words as written: its tokens (CoNLL), or its text's words after the text is cleaned."""
     if example.tokens is not None:
         return list(example.tokens)
     return [w for w, _, _ in written_spans(tokenizer, clean_text(example.text or "", strip_html))]
-
-
-def normalize(tokenizer, tokens: list[str]) -> list[str]:
-    """The words as the word ids see them: lower-cased when the tokenizer lower-cases (CoNLL's words too)."""
-    return [t.lower() for t in tokens] if tokenizer.lower else tokens
 
 
 # ----- building ---------------------------------------------------------------------------------------------------
@@ -193,14 +171,9 @@ def make_batch(pipe, encoded: Encoded, index: list[int]) -> Batch:
         batch.aux = aux
     config = pipe.model_config
     if config.char_dim > 0:
-        width = max(1, min(MAX_WORD_CHARS, max((len(w) for row in words_of for w in row), default=1)))
-        chars = np.zeros((len(index), ids.size(1), width), dtype=np.int64)
-        for r, row in enumerate(words_of):
-            for col, word in enumerate(row):
-                chars[r, col, : min(width, len(word))] = pipe.parts["chars"].encode(list(word[:width]))
-        batch.chars = torch.from_numpy(chars)
+        batch.chars = torch.from_numpy(char_ids(words_of, ids.size(1), pipe.parts["chars"]))
     if config.casing_dim > 0:
-        batch.casing = pad([[casing_class(w) for w in row] for row in words_of])[0]
+        batch.casing = torch.from_numpy(casing_ids(words_of, ids.size(1)))
     return batch
 
 
@@ -263,28 +236,10 @@ def evaluate(pipe, encoded: Encoded, model=None) -> dict:
 
 
 # ----- inference --------------------------------------------------------------------------------------------------
-def windows(tokens: list[str], width: int = TAG_WINDOW) -> list[tuple[int, int]]:
-    """(start, end) word ranges that cover ``tokens`` in order, each at most ``width`` words, cut after the last
-    sentence end in a window's second half where there is one."""
-    if width < 2:
-        raise ConfigError(f"a tagging window holds at least 2 words, got {width}")
-    out, start = [], 0
-    while len(tokens) - start > width:
-        end = start + width
-        for cut in range(end, start + width // 2, -1):
-            if tokens[cut - 1] in SENTENCE_ENDS:
-                end = cut
-                break
-        out.append((start, end))
-        start = end
-    out.append((start, len(tokens)))
-    return out
-
-
 def tag(pipe, texts, batch_size: int = 64) -> list[dict]:
     """Tokens, tags and entity spans for plain texts: ``[{"tokens", "tags", "entities": [{"text", "type", "start",
     "end"}]}]`` with character offsets into each text as given. A long text is tagged whole, in windows of at most
-    TAG_WINDOW words. Raises DataError for an empty text, ConfigError for ``batch_size`` below 1."""
+    textual.TAG_WINDOW words. Raises DataError for an empty text, ConfigError for ``batch_size`` below 1."""
     from textrnn.corpus import Example
 
     if batch_size < 1:
@@ -299,26 +254,6 @@ def tag(pipe, texts, batch_size: int = 64) -> list[dict]:
         tags[n] += pipe.labels.decode(path)
     return [{"tokens": [w for w, _, _ in s], "tags": t, "entities": entities(text, s, t)}
             for text, s, t in zip(texts, spans, tags, strict=True)]
-
-
-def entities(text: str, spans: list[tuple[str, int, int]], tags: list[str]) -> list[dict]:
-    """Entity spans from IOB2 tags: ``[{"text", "type", "start", "end"}]`` with character offsets into ``text``."""
-    found, current = [], None
-    for (_token, start, end), tag_name in zip(spans, tags, strict=True):
-        kind = tag_name[2:]
-        if tag_name.startswith("B-") or (tag_name.startswith("I-") and (current is None or current["type"] != kind)):
-            if current:
-                found.append(current)
-            current = {"type": kind, "start": start, "end": end}
-        elif tag_name.startswith("I-") and current is not None:
-            current["end"] = end
-        else:
-            if current:
-                found.append(current)
-            current = None
-    if current:
-        found.append(current)
-    return [{"text": text[e["start"]:e["end"]], "type": e["type"], "start": e["start"], "end": e["end"]} for e in found]
 
 
 TASK = Task(

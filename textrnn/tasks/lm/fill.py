@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from textrnn.errors import ConfigError, TextrnnError
-from textrnn.tasks.lm.sampling import NEG_INF, batch_dims, evaluating, last_logits, needs_space, select
+from textrnn.tasks.lm.sampling import NEG_INF, batch_dims, evaluating, last_logits, select
 from textrnn.tasks.lm.scoring import score
+from textrnn.textual import needs_space
 from textrnn.tokenize import WordTokenizer
 from textrnn.vocab import EOS_ID, SPECIALS, UNK_ID, Vocab
 

@@ -9,62 +9,18 @@ corpora, whose training lines are ``tokens + [<eos>]``, so the model has learned
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from textrnn.errors import ConfigError, TextrnnError
+from textrnn.errors import TextrnnError
+from textrnn.textual import GenerationConfig, needs_space
 from textrnn.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocab
 
 NEVER_EMITTED = (PAD_ID, UNK_ID, BOS_ID)
 NEG_INF = float("-inf")
 FEED_TOKENS = 1024   # a context is fed this many steps at a time: (B, 1024, V) logits at most, not (B, T, V)
-
-
-@dataclass
-class GenerationConfig:
-    """How to continue a text.
-
-    ``temperature`` 0 is greedy decoding. ``top_k`` > 0 samples among the k likeliest tokens only; ``top_p`` < 1
-    samples from the smallest set of tokens whose probability reaches p (nucleus sampling). ``beam`` > 1 runs beam
-    search, which is deterministic (temperature, top-k and top-p are then unused) and picks the finished text with
-    the best mean log-probability per token (so long texts are not punished for being long). ``seed`` makes sampling repeatable. With ``stop_at_eos``
-    generation ends at ``<eos>``; without it ``<eos>`` is never emitted (a running text such as a play has no
-    sentence ends). ``<pad>``, ``<unk>`` and ``<bos>`` are never emitted. Raises ConfigError for a bad value.
-    """
-
-    max_tokens: int = 100
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    beam: int = 1
-    seed: int | None = None
-    stop_at_eos: bool = True
-
-    def __post_init__(self):
-        def integer(value) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool)
-
-        def number(value) -> bool:
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-        problems = {
-            "max_tokens": integer(self.max_tokens) and self.max_tokens >= 0,
-            "temperature": number(self.temperature) and self.temperature >= 0,
-            "top_k": integer(self.top_k) and self.top_k >= 0,
-            "top_p": number(self.top_p) and 0 < self.top_p <= 1,
-            "beam": integer(self.beam) and self.beam >= 1,
-            "seed": self.seed is None or integer(self.seed),
-        }
-        wanted = {"max_tokens": "an integer >= 0", "temperature": "a number >= 0 (0 = greedy)",
-                  "top_k": "an integer >= 0 (0 = no limit)", "top_p": "a number in (0, 1]",
-                  "beam": "an integer >= 1", "seed": "an integer or None"}
-        for key, ok in problems.items():
-            if not ok:
-                raise ConfigError(f"generation setting {key} must be {wanted[key]}, got {getattr(self, key)!r}")
 
 
 # ----- model plumbing ---------------------------------------------------------------------------------------------
@@ -255,22 +211,6 @@ def generate_ids(model, prompt_ids: Sequence[int], config: GenerationConfig | No
         if config.beam > 1:
             return _beam_search(model, context, config, device)
         return _sample(model, context, config, device)
-
-
-def needs_space(left: str, new_tokens: Sequence[str], tokenizer) -> bool:
-    """Whether ``left`` and the text of ``new_tokens`` must be joined with a space, as the tokenizer would write."""
-    if not left or left[-1].isspace() or not new_tokens:
-        return False
-    kind = getattr(tokenizer, "kind", "word")
-    if kind == "char":
-        return False
-    if kind == "sentencepiece":
-        return new_tokens[0].startswith("▁")   # decoding drops the leading space of the first piece
-    left_tokens = tokenizer.tokenize(left)
-    if not left_tokens:
-        return False
-    a, b = left_tokens[-1], new_tokens[0]
-    return tokenizer.detokenize([a, b]) != a + b
 
 
 def generate(model, tokenizer, vocab: Vocab, prompt: str = "", config: GenerationConfig | None = None,
