@@ -37,6 +37,8 @@ HEADLINE = {
     "korean": (("valid", "nll_per_char"), "nats per character", "valid (2% of lines)"),
     "english": (("valid", "nll_per_char"), "nats per character", "valid (20% of train)"),
     "complete": (("valid",), "multiple-choice blanks right", "hand-written items"),
+    "multi30k": (("valid", "bleu_lowercase"), "lower-cased sacreBLEU (beam 5)", "valid (val, 1,014 pairs)"),
+    "ko-en": (("valid", "chrf"), "chrF (beam 5)", "valid (10% of train, carved by English sentence)"),
 }
 
 CHILD = """
@@ -114,6 +116,11 @@ def main() -> None:
         if name == "sine":
             row["extra"] = {"baseline_last_value_mse": metrics["baseline_last_value"]["mse"],
                             **{m: v["mse"] for m, v in metrics["models"].items()}}
+        if metrics.get("task") == "translate":
+            row["extra"] = {"bleu": metrics["valid"]["bleu"], "chrf": metrics["valid"]["chrf"],
+                            "bleu_lowercase": metrics["valid"]["bleu_lowercase"],
+                            "baseline_chrf": metrics["baseline"]["chrf"], "baseline_bleu": metrics["baseline"]["bleu"],
+                            "samples": metrics["samples"]}
         if "test" in metrics and name not in ("energy",):
             row["test_value"] = dig({"valid": metrics["test"]}, path)
         record("recipes", row, ("recipe", "quick", "seed"))
