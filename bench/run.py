@@ -2,6 +2,7 @@
 
     python bench/run.py [--recipes hello multiply ...] [--quick] [--seed N] [-s key=value ...]
     python bench/run.py --recipes ner --from-run runs/ner -s key=value ...   # record a finished run
+    python bench/run.py --recipes korean --seed 0 --resume   # continue an interrupted run from its checkpoint
 
 Each recipe runs in its own process (`textrnn run NAME`) so its peak memory is its own; ``--from-run`` instead
 records a run directory that `textrnn run NAME -s ...` already trained (its metrics and history; peak memory is
@@ -45,7 +46,9 @@ CHILD = """
 import json, resource, sys, time
 from textrnn.recipes import run_recipe
 began = time.time()
-metrics = run_recipe(sys.argv[1], sys.argv[4:], quick=sys.argv[2] == "1", out=sys.argv[3], overwrite=True, quiet=False)
+resume = sys.argv[2].endswith("r")
+metrics = run_recipe(sys.argv[1], sys.argv[4:], quick=sys.argv[2].startswith("1"), out=sys.argv[3], resume=resume,
+                     overwrite=not resume, quiet=False)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("BENCH " + json.dumps({"metrics": metrics, "peak_mb": peak, "wall": time.time() - began}))
 """
@@ -64,6 +67,8 @@ def main() -> None:
     parser.add_argument("-s", "--set", action="append", default=[])
     parser.add_argument("--from-run", help="record this finished run directory of the (one) recipe instead of training")
     parser.add_argument("--seed", type=int, default=None, help="train.seed of the run (a row per seed)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run in bench/_work from its checkpoint (its seconds count)")
     args = parser.parse_args()
     if args.from_run and len(args.recipes) != 1:
         parser.error("--from-run records one recipe's run: name exactly one in --recipes")
@@ -80,7 +85,10 @@ def main() -> None:
             child = {"metrics": metrics, "peak_mb": None}
             began -= metrics.get("wall_seconds") or metrics.get("seconds") or 0
         else:
-            done = subprocess.run([sys.executable, "-c", CHILD, name, "1" if args.quick else "0", str(out), *args.set],
+            if args.resume and (out / "history.json").exists():   # the epochs before the interruption count
+                began -= json.loads((out / "history.json").read_text()).get("seconds", 0)
+            mode = ("1" if args.quick else "0") + ("r" if args.resume else "")
+            done = subprocess.run([sys.executable, "-c", CHILD, name, mode, str(out), *args.set],
                                   capture_output=True, text=True)
             lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH ")]
             if done.returncode or not lines:
@@ -107,6 +115,8 @@ def main() -> None:
                "overrides": args.set, "seed": args.seed}
         if args.from_run:
             row["recorded_from"] = str(out)
+        if args.resume:
+            row["resumed"] = True   # peak memory is the resumed process's
         if name == "energy":
             row["extra"] = {k: metrics["test"][k] for k in ("persistence_mape", "seasonal_naive_mape",
                                                              "mape_ratio_to_persistence", "mae")}
