@@ -23,6 +23,10 @@ TARGETS = {
     "ner": (">= 0.89 test F1 (about 0.94 valid) within 30 CPU-minutes", lambda v, row: v >= 0.94 and row["seconds"] <= 1800),
     "shakespeare": ("<= 1.42 nats/char within 30 CPU-minutes", lambda v, row: v <= 1.42 and row["seconds"] <= 1800),
     "ptb": ("test perplexity <= 100 within 60 CPU-minutes", lambda v, row: v <= 100 and row["seconds"] <= 3600),
+    "multi30k": (">= 33 lower-cased BLEU on test within 60 CPU-minutes (judged here on val)",
+                 lambda v, row: v >= 33 and row["seconds"] <= 3600),
+    "ko-en": ("chrF clearly above the translation-memory baseline",
+              lambda v, row: v >= row["extra"]["baseline_chrf"] + 2),
     "complete": (">= 90% of multiple-choice blanks, korean, english and news (each LM on its own domain)",
                  lambda v, row: min(v.get(f"{lm}_choice_accuracy", 0.0) for lm in ("korean", "english", "news")) >= 0.9),
 }

@@ -10,28 +10,16 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from cli_in_process import cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from textrnn.cli import main
 from textrnn.corpus import Example
 from textrnn.pipeline import Pipeline
 from textrnn.tokenize import WordTokenizer
 
 POSITIVE = ["a wonderful film", "great acting and a fine story", "i loved it"]
 NEGATIVE = ["a dull film", "bad acting and a boring story", "i hated it"]
-
-
-def cli(*args: str, capsys, monkeypatch) -> tuple[int, str, str]:
-    """The real entry point in this process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["textrnn", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit:
-        code = exit.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line_error(code: int, err: str, *expected: str) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import cli
 
 import textrnn
-from textrnn.cli import main
 from textrnn.corpus import Example
 from textrnn.pipeline import Pipeline
 from textrnn.runfiles import _write_files
@@ -44,18 +43,6 @@ def snapshot(top: Path) -> dict:
             else:
                 found[str(path)] = ("file", path.read_bytes(), info.st_mode)
     return found
-
-
-def cli(*args: str, capsys, monkeypatch) -> tuple[int, str, str]:
-    """The real entry point in this process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["textrnn", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit:
-        code = exit.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

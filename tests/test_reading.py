@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from cli_in_process import cli
 
-from textrnn.cli import main
 from textrnn.corpus import Example, carve_valid, load_corpus
 
 GOOD = ["a wonderful film", "great acting and a fine story", "i loved it", "a moving story"]
 BAD = ["a dull film", "bad acting and a boring story", "i hated it", "an awful plot"]
-
-
-def cli(*args: str, capsys, monkeypatch) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["textrnn", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit:
-        code = exit.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import cli
 
 import textrnn
 from textrnn.cli import main
@@ -15,17 +16,6 @@ PAIRS = [("ein hund läuft", "a dog runs"), ("eine katze schläft", "a cat sleep
          ("eine frau singt", "a woman sings"), ("ein kind spielt", "a child plays"), ("zwei hunde laufen", "two dogs run")]
 SMALL = ["-s", "train.epochs=3", "-s", "model.hidden_dim=16", "-s", "model.src_embed_dim=8", "-s",
          "model.tgt_embed_dim=8", "-s", "model.encoder_layers=1", "--tokenizer", "word", "-s", "vocab.min_freq=1"]
-
-
-def cli(*args: str, capsys, monkeypatch) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["textrnn", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit:
-        code = exit.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
