@@ -159,3 +159,7 @@ def test_attention_labels_in_hangul_get_a_font_that_has_them_or_one_line_saying_
     assert ("fonts-noto-cjk" in said) != has_font
     plot_attention(weights, ["ein", "hund", "."], ["a", "dog"], tmp_path / "de.png")
     assert capsys.readouterr().err == ""
+    with warnings.catch_warnings():                           # the title (the source sentence) counts too
+        warnings.simplefilter("error")
+        plot_attention(weights, ["a", "b", "c"], ["x", "y"], tmp_path / "title.png", title="나는 밥을 먹었다")
+    assert ("fonts-noto-cjk" in capsys.readouterr().err) != has_font

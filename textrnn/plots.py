@@ -232,9 +232,10 @@ def plot_attention(weights, source_tokens: Sequence[str], target_tokens: Sequenc
     image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
     sources, targets = [str(t) for t in source_tokens], [str(t) for t in target_tokens]
-    family = _font_for(sources + targets)
+    family = _font_for(sources + targets + [title])  # the title is often the source sentence
     font = {"fontfamily": family} if family else {}
     axes.set_xticks(range(len(sources)), sources, rotation=60, ha="right", fontsize=8, **font)
     axes.set_yticks(range(len(targets)), targets, fontsize=8, **font)
-    axes.set(xlabel="source", ylabel="translation", title=title)
+    axes.set(xlabel="source", ylabel="translation")
+    axes.set_title(title, **font)
     return _save(figure, path, missing_glyphs=family is None)
