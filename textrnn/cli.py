@@ -20,7 +20,7 @@ from textrnn.tasks import TASKS
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="textrnn: from raw text to trained recurrent networks (SimpleRNN, LSTM, GRU) and back.")
 train_app = typer.Typer(no_args_is_help=True, help="Train on your own corpus: " +
-                        ", ".join(name for name, (_, doc) in TASKS.items() if doc) + ".")
+                        ", ".join(name for name, entry in TASKS.items() if entry.help) + ".")
 app.add_typer(train_app, name="train")
 
 _state = {"debug": False}
@@ -467,12 +467,12 @@ def _train_command(task: str):
         if metrics:   # a distributed rank other than 0 reports nothing
             _emit(metrics, as_json, f"{task}: {_short(metrics['valid'])}\nsaved to {out}")
 
-    command.__doc__ = TASKS[task][1]
+    command.__doc__ = TASKS[task].help
     return command
 
 
-for _task, (_, _help) in TASKS.items():
-    if _help:
+for _task, _entry in TASKS.items():
+    if _entry.help:
         train_app.command(_task)(_train_command(_task))
 
 

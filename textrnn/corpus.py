@@ -23,7 +23,7 @@ import numpy as np
 
 from textrnn.datasource import find_corpus, list_corpora, read_card  # noqa: F401  (list_corpora for `textrnn list`)
 from textrnn.errors import ConfigError, DataError
-from textrnn.tasks import TASK_NAMES
+from textrnn.tasks import TASK_NAMES, reads, task_reading
 
 FORMATS = ("lines", "document", "jsonl", "csv", "tsv", "conll")
 _EXTENSIONS = {".txt": "lines", ".text": "lines", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
@@ -146,7 +146,7 @@ def read_text(path: str | Path, errors: str = "strict") -> str:
 def detect_format(path: str | Path, format: str = "auto", task: str | None = None) -> str:
     """``format`` checked, or for ``"auto"`` the format its extension names (``.gz`` stripped); for ``task="tag"``
     a ``.txt`` file (CoNLL-2003's own ``train.txt``, ``test.txt.gz``) is CoNLL columns."""
-    if format == "auto" and task == "tag" and detect_format(path) == "lines":
+    if format == "auto" and reads(task) == "tags" and detect_format(path) == "lines":
         return "conll"
     format = _ALIASES.get(format, format)
     if format != "auto":
@@ -564,9 +564,10 @@ def _by_groups(examples: Sequence[Example], group: str, quota: dict[str, int], r
 
 
 def _infer_task(examples: Sequence[Example]) -> str:
+    """The task of examples read without one: tags make a tagger's, labels a classifier's, text alone an LM's."""
     if any(e.tags is not None for e in examples):
-        return "tag"
-    return "classify" if any(e.label is not None for e in examples) else "lm"
+        return task_reading("tags")
+    return task_reading("labels" if any(e.label is not None for e in examples) else "text")
 
 
 @dataclass
@@ -608,20 +609,21 @@ class Corpus:
             raise ConfigError(f"task must be one of {', '.join(TASK_NAMES)}, got {task!r}")
 
         meta_fields = [*meta_fields, *([valid_group] if valid_group else [])]
-        if task == "translate":
+        kind = reads(task)
+        if kind == "pairs":
             valid_group = valid_group or "target"
 
         def read(path: str | Path) -> list[Example]:
-            if task == "translate":
+            if kind == "pairs":
                 return read_line_pairs(path, target) if target and path == train else read_tsv_pairs(path)
             return read_examples(path, format=detect_format(path, format, task), text_field=text_field,
-                                 label_field=label_field, errors=errors, require_label=task == "classify",
+                                 label_field=label_field, errors=errors, require_label=kind == "labels",
                                  meta_fields=meta_fields)
 
         train_examples = read(train)
         task = task or _infer_task(train_examples)
-        if task == "tag" and train_examples[0].tags is None:
-            raise DataError(f"{train}: task 'tag' needs tokens and tags: CoNLL columns (token ... tag) or JSON lines "
+        if reads(task) == "tags" and train_examples[0].tags is None:
+            raise DataError(f"{train}: task {task!r} needs tokens and tags: CoNLL columns (token ... tag) or JSON lines "
                             f"with 'tokens' and 'tags'")
         carved = valid is None
         if carved:
@@ -658,7 +660,7 @@ class Corpus:
             train, valid = converted["train"], converted[valid_name]
         task = _infer_task(train)
         return cls(train=train, valid=valid, test=converted.get("test"), name="hf", task=task,
-                   labels=labels if task == "classify" else None, valid_is_carved=carved,
+                   labels=labels if reads(task) == "labels" else None, valid_is_carved=carved,
                    card={"name": "hf", "task": task, "splits": list(splits)})
 
 

@@ -27,6 +27,10 @@ class TrainingError(TextrnnError):
     """Training that cannot go on (a non-finite loss, memory exhausted); the last good checkpoint stays."""
 
 
+class ExportError(TextrnnError):
+    """A run that cannot be exported as asked, or a graph that did not pass its check (the reason in the message)."""
+
+
 class SaveError(TextrnnError, OSError):
     """A file that could not be written (disk full, a file-size limit, no permission); the previous one stays.
 

@@ -1,17 +1,7 @@
 """``textrnn export RUN --format onnx --out DIR``: a saved run as an ONNX graph that onnxruntime runs without torch.
 
-What each task's graph computes (``textrnn.models.traceable`` holds the traced paths):
-
-* classify: ``ids`` (batch, steps) int64 and ``lengths`` (batch,) -> ``probabilities`` (batch, labels);
-* tag: ``ids``, ``lengths`` [, ``chars`` (batch, steps, width)] [, ``casing`` (batch, steps)] -> ``scores``
-  (batch, steps, tags): tag probabilities, or with a CRF the emissions, whose Viterbi runs in numpy beside the graph
-  over the transition, start and end scores written into ``export.json``;
-* lm: one step, ``ids`` (batch, steps) and the state ``h`` [, ``c``] (layers, batch, hidden) -> ``logits``
-  (batch, steps, vocabulary) and the state after the last step (a prompt in one call, then a token per call);
-* regress: ``inputs`` (batch, steps, features) float -> ``predictions``.
-
-A translate run is refused (ExportError with the reason): its greedy and beam searches run one decoder step at a
-time over the encoder's memory in PyTorch (``textrnn.search``); ``textrnn serve`` serves it.
+What a task's graph takes and gives is its ``Task.graph`` (classify, tag, lm and regress have one; the traced paths
+are ``textrnn.models.traceable``); a translate run is refused with the reason, and ``textrnn serve`` serves it.
 
 Batch and steps (and a word's characters) are dynamic. The graph is made with ``torch.onnx.export(..., dynamo=True)``
 and then checked in onnxruntime at several lengths and batch sizes against PyTorch on the same inputs: a graph
@@ -32,14 +22,16 @@ import logging
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from textrnn import __version__
-from textrnn.errors import TextrnnError
+from textrnn.errors import ExportError, TextrnnError
+
+if TYPE_CHECKING:
+    from textrnn.models.traceable import GraphSpec
 
 FORMATS = ("onnx",)
 EXPORT_FORMAT_VERSION = 1
@@ -52,101 +44,11 @@ MANIFEST = "export.json"
 WEIGHTS = "model.safetensors"        # the one file of a run an export leaves out: the graph holds the weights
 
 
-class ExportError(TextrnnError):
-    """A run that cannot be exported as asked, or a graph that did not pass its check (the reason in the message)."""
-
-
-@dataclass
-class GraphSpec:
-    """What the exporter traces for one task: the module, its example arguments and their dynamic dimensions, the
-    names of its inputs and outputs, and a maker of random inputs for the check."""
-
-    module: object                                   # a traceable nn.Module (textrnn.models.traceable)
-    input_names: list[str]
-    output_names: list[str]
-    dynamic: dict[str, dict[int, str]]               # input name -> {axis: dimension name}
-    output_axes: dict[str, list[str | int]]          # output name -> its shape, dimension names where dynamic
-    make_inputs: Callable[[np.random.Generator, int, int, int], dict[str, np.ndarray]]   # (rng, batch, steps, width)
-
-
-def _ids(rng: np.random.Generator, batch: int, steps: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random right-padded ids (never a special token) and lengths, the first row full."""
-    lengths = rng.integers(1, steps + 1, size=batch)
-    lengths[0] = steps
-    ids = rng.integers(4, max(5, vocab_size), size=(batch, steps)).astype(np.int64)
-    ids[np.arange(steps)[None, :] >= lengths[:, None]] = 0
-    return ids, lengths.astype(np.int64)
-
-
 def graph_spec(pipe) -> GraphSpec:
-    """The graph of a loaded pipeline's task. Raises ExportError for a model the traced paths do not cover."""
-    from textrnn.models import traceable
-
-    task = pipe.config.task
-    if task == "translate":
-        raise ExportError("cannot export a translate run: its greedy and beam searches run one decoder step at a time "
-                          "over the encoder's memory in PyTorch, which the export has no graph for; serve it with "
-                          "'textrnn serve' instead")
-    if task == "classify":
-        def inputs(rng, batch, steps, width):
-            ids, lengths = _ids(rng, batch, steps, len(pipe.vocab))
-            return {"ids": ids, "lengths": lengths}
-
-        return GraphSpec(traceable.ClassifierGraph(pipe.model), ["ids", "lengths"], ["probabilities"],
-                         {"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}},
-                         {"probabilities": ["batch", len(pipe.labels)]}, inputs)
-    if task == "tag":
-        graph = traceable.TaggerGraph(pipe.model)
-        first = graph.members[0]
-        names = ["ids", "lengths"] + (["chars"] if first.chars is not None else []) + \
-                (["casing"] if first.casing is not None else [])
-
-        def inputs(rng, batch, steps, width):
-            ids, lengths = _ids(rng, batch, steps, len(pipe.vocab))
-            real = ids != 0
-            made = {"ids": ids, "lengths": lengths}
-            if "chars" in names:
-                chars = rng.integers(1, max(2, len(pipe.parts["chars"])), size=(batch, steps, width)).astype(np.int64)
-                counts = rng.integers(1, width + 1, size=(batch, steps))
-                chars[np.arange(width)[None, None, :] >= counts[..., None]] = 0
-                chars[~real] = 0
-                made["chars"] = chars
-            if "casing" in names:
-                from textrnn.textual import NUM_CASINGS
-
-                made["casing"] = np.where(real, rng.integers(1, NUM_CASINGS, size=(batch, steps)), 0).astype(np.int64)
-            return made
-
-        dynamic = {"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"},
-                   "chars": {0: "batch", 1: "steps", 2: "width"}, "casing": {0: "batch", 1: "steps"}}
-        return GraphSpec(graph, names, ["scores"], {n: dynamic[n] for n in names},
-                         {"scores": ["batch", "steps", len(pipe.labels)]}, inputs)
-    if task == "lm":
-        graph = traceable.LMStepGraph(pipe.model)
-        rnn = pipe.model.rnn
-        state = ["h", "c"] if graph.lstm else ["h"]
-
-        def inputs(rng, batch, steps, width):
-            made = {"ids": rng.integers(4, max(5, len(pipe.vocab)), size=(batch, steps)).astype(np.int64)}
-            for name in state:
-                made[name] = rng.normal(0, 0.5, size=(rnn.num_layers, batch, rnn.hidden_dim)).astype(np.float32)
-            return made
-
-        dynamic = {"ids": {0: "batch", 1: "steps"}, **{name: {1: "batch"} for name in state}}
-        axes = {"logits": ["batch", "steps", len(pipe.vocab)],
-                **{f"{name}_out": [rnn.num_layers, "batch", rnn.hidden_dim] for name in state}}
-        return GraphSpec(graph, ["ids", *state], ["logits", *(f"{n}_out" for n in state)], dynamic, axes, inputs)
-    if task == "regress":
-        config = pipe.model.config
-
-        def inputs(rng, batch, steps, width):
-            return {"inputs": rng.normal(size=(batch, steps, config.input_dim)).astype(np.float32)}
-
-        shape = {"many_to_one": ["batch", config.output_dim], "many_to_many": ["batch", "steps", config.output_dim],
-                 "repeat": ["batch", config.horizon, config.output_dim]}[config.mode]
-        return GraphSpec(traceable.RegressorGraph(pipe.model), ["inputs"], ["predictions"],
-                         {"inputs": {0: "batch", 1: "steps"}}, {"predictions": shape}, inputs)
-    raise ExportError(f"cannot export a {task!r} run: export knows classify, tag, lm and regress")
+    """The graph of a loaded pipeline's task (its ``Task.graph``). Raises ExportError for a task without one."""
+    if pipe.task.graph is None:
+        raise ExportError(f"cannot export a {pipe.config.task!r} run: its task has no exported graph")
+    return pipe.task.graph(pipe)
 
 
 def _trace(spec: GraphSpec):
@@ -232,38 +134,8 @@ def _check(spec: GraphSpec, session) -> dict:
             "tolerance": TOLERANCE}
 
 
-def _crf_scores(model) -> dict | None:
-    """The mean (transitions, start, end) of the taggers' CRFs, which Viterbi decodes with; None without a CRF."""
-    import torch
-
-    from textrnn.models.ensemble import members_of
-
-    crfs = [m.crf for m in members_of(model) if getattr(m, "crf", None) is not None]
-    if not crfs:
-        return None
-    with torch.no_grad():
-        parts = [torch.stack(p).mean(0).float().tolist() for p in zip(*(c.scores() for c in crfs), strict=True)]
-    return dict(zip(("transitions", "start", "end"), parts, strict=True))
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _settings(pipe) -> dict:
-    """What inference needs beside the run's config.json: constants of the PyTorch code, and the LM's state shape."""
-    from textrnn.tasks.classify import PREDICT_MAX_TOKENS
-    from textrnn.tasks.lm.sampling import NEVER_EMITTED
-
-    settings = {}
-    if pipe.config.task == "classify":
-        settings["predict_max_tokens"] = PREDICT_MAX_TOKENS
-    if pipe.config.task == "lm":
-        rnn = pipe.model.rnn
-        settings.update(start_id=pipe.start_id(), stop_at_eos=pipe.settings.eos_per_example,
-                        never_emitted=list(NEVER_EMITTED), state_layers=rnn.num_layers, state_dim=rnn.hidden_dim,
-                        state=["h", "c"] if rnn.cell == "lstm" else ["h"])
-    return settings
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, format: str = "onnx") -> dict:
@@ -313,7 +185,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, format: str = "onnx") -
                 "inputs": {name: _describe(value) for name, value in
                            zip(spec.input_names, program.model.graph.inputs, strict=True)},
                 "outputs": {name: spec.output_axes[name] for name in spec.output_names},
-                "settings": _settings(pipe), "crf": _crf_scores(pipe.model), "checked": checked,
+                "settings": spec.settings, "crf": spec.crf, "checked": checked,
                 "versions": {"torch": torch.__version__, "onnx": onnx.__version__,
                              "onnxscript": onnxscript.__version__, "onnxruntime": onnxruntime.__version__,
                              "opset": program.model.opset_imports.get("")},

@@ -18,7 +18,7 @@ from typing import Any
 from textrnn import outdir
 from textrnn.config import apply_overrides, from_dict, to_dict
 from textrnn.errors import ConfigError, DataError, closest_name
-from textrnn.tasks import TASK_NAMES
+from textrnn.tasks import TASK_NAMES, reads
 
 RUNNERS = {
     "text": "textrnn.recipes:run_text",
@@ -265,7 +265,7 @@ def run_text(recipe: Recipe, out_dir: Path, data_dir: str | None = None, resume:
     for part in extra_parts(data.extra):   # each part keeps its name, as a language model's lines' source
         extra += [Example(text=t, meta={"source": part}) for t in load_extra_text(part, data.corpus, data_dir=data_dir)]
     extra = extra[: data.extra_limit]
-    if extra and recipe.task == "lm":      # a language model learns from the unlabelled text itself
+    if extra and reads(recipe.task) == "text":   # a language model learns from the unlabelled text itself
         corpus.train, extra = list(corpus.train) + extra, []
     extra = [e.text for e in extra]
     _log(quiet, f"{recipe.name}: {len(corpus.train):,} train / {len(corpus.valid):,} valid examples"

@@ -17,12 +17,16 @@ What differs from the training path, and why:
 
 The wrappers are ``nn.Module``s so ``torch.export`` sees the weights as parameters: ``ClassifierGraph``,
 ``TaggerGraph``, ``LMStepGraph`` and ``RegressorGraph``. A translator's encoder-decoder has none (its search runs
-a decoder step at a time in ``textrnn.search``): ``textrnn.export`` refuses it.
+a decoder step at a time in ``textrnn.search``): its task refuses the export. Each task's ``Task.graph`` wraps its
+model in one of them as a ``GraphSpec``, which ``textrnn.export`` traces and checks.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,6 +37,31 @@ from textrnn.models.lm import LanguageModel
 from textrnn.models.recurrent import Recurrent
 from textrnn.models.regressor import Regressor
 from textrnn.models.tagger import CharEncoder, Tagger
+
+
+@dataclass
+class GraphSpec:
+    """What the exporter traces for one task (``Task.graph(pipe)``): the module, the names of its inputs and
+    outputs, their dynamic dimensions, a maker of random inputs for the check, and what inference needs beside the
+    graph (``settings``; ``crf``: the transition, start and end scores a Viterbi decodes with)."""
+
+    module: nn.Module                                # one of the graphs below
+    input_names: list[str]
+    output_names: list[str]
+    dynamic: dict[str, dict[int, str]]               # input name -> {axis: dimension name}
+    output_axes: dict[str, list[str | int]]          # output name -> its shape, dimension names where dynamic
+    make_inputs: Callable[[np.random.Generator, int, int, int], dict[str, np.ndarray]]   # (rng, batch, steps, width)
+    settings: dict = field(default_factory=dict)
+    crf: dict | None = None
+
+
+def random_ids(rng: np.random.Generator, batch: int, steps: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random right-padded ids (never a special token) and lengths, the first row full (a GraphSpec's inputs)."""
+    lengths = rng.integers(1, steps + 1, size=batch)
+    lengths[0] = steps
+    ids = rng.integers(4, max(5, vocab_size), size=(batch, steps)).astype(np.int64)
+    ids[np.arange(steps)[None, :] >= lengths[:, None]] = 0
+    return ids, lengths.astype(np.int64)
 
 
 def step_mask(steps_of: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,8 @@ class Task:
     reads files its own way
     (None: the corpus readers with the run's fields, then ``evaluate``).
     ``defaults``: the settings of ``textrnn train NAME`` beside the user's.
+    ``graph(pipe) -> models.traceable.GraphSpec``: what ``textrnn export`` traces (None: the task is not exported;
+    a task may raise ExportError with its reason instead).
     """
 
     name: str
@@ -48,6 +50,7 @@ class Task:
     report: Callable | None = None
     evaluate_file: Callable | None = None
     defaults: dict = field(default_factory=dict)
+    graph: Callable | None = None
 
 
 @dataclass

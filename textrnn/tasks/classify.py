@@ -11,6 +11,7 @@ import torch
 from textrnn.encode import Batch, bucket_batches, pad
 from textrnn.errors import ConfigError
 from textrnn.models.classifier import ClassifierConfig, build_classifier
+from textrnn.models.traceable import ClassifierGraph, GraphSpec, random_ids
 from textrnn.tasks.base import Built, Task, build_from_texts, nonempty
 from textrnn.textual import truncate
 from textrnn.train import TaskLoop, TrainConfig
@@ -130,10 +131,22 @@ def report(pipe, corpus, valid: Encoded, out_dir: Path, samples: list[str], quie
     return {}
 
 
+def graph(pipe) -> GraphSpec:
+    """``ids`` (batch, steps) and ``lengths`` (batch,) -> ``probabilities`` (batch, labels)."""
+    def inputs(rng, batch, steps, width):
+        ids, lengths = random_ids(rng, batch, steps, len(pipe.vocab))
+        return {"ids": ids, "lengths": lengths}
+
+    return GraphSpec(ClassifierGraph(pipe.model), ["ids", "lengths"], ["probabilities"],
+                     {"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}},
+                     {"probabilities": ["batch", len(pipe.labels)]}, inputs,
+                     settings={"predict_max_tokens": PREDICT_MAX_TOKENS})
+
+
 TASK = Task(
     name="classify", model_config=ClassifierConfig, build=build, make_model=make_model, encode=encode, loop=loop,
     evaluate=evaluate, commands={"predict": predict}, files=frozenset({"vocab.json", "labels.json", "spm.model"}),
-    report=report,
+    report=report, graph=graph,
     defaults={"model": {"cell": "lstm", "hidden_dim": 128, "bidirectional": True, "pooling": "max"},
               "vocab": {"min_freq": 2, "max_size": 30000}, "encode": {"max_len": 400},
               "train": {"epochs": 10, "batch_size": 32, "lr": 0.002, "early_stopping": 3, "monitor": "accuracy"}},

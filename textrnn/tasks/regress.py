@@ -10,6 +10,7 @@ import torch
 from textrnn.encode import Batch
 from textrnn.errors import ConfigError
 from textrnn.models.regressor import Regressor, RegressorConfig
+from textrnn.models.traceable import GraphSpec, RegressorGraph
 from textrnn.tasks.base import Built, Task
 from textrnn.train import TaskLoop, TrainConfig
 
@@ -153,6 +154,19 @@ def evaluate_file(pipe, path) -> dict:
             "persistence_mape": mape(truth, values[at - 1])}
 
 
+def graph(pipe) -> GraphSpec:
+    """``inputs`` (batch, steps, features) float -> ``predictions``, shaped by the regressor's mode."""
+    config = pipe.model.config
+
+    def inputs(rng, batch, steps, width):
+        return {"inputs": rng.normal(size=(batch, steps, config.input_dim)).astype(np.float32)}
+
+    shape = {"many_to_one": ["batch", config.output_dim], "many_to_many": ["batch", "steps", config.output_dim],
+             "repeat": ["batch", config.horizon, config.output_dim]}[config.mode]
+    return GraphSpec(RegressorGraph(pipe.model), ["inputs"], ["predictions"], {"inputs": {0: "batch", 1: "steps"}},
+                     {"predictions": shape}, inputs)
+
+
 TASK = Task(name="regress", model_config=RegressorConfig, build=build, make_model=make_model, encode=encode,
             loop=loop, evaluate=evaluate, settings=RegressSettings, commands={"predict": predict},
-            evaluate_file=evaluate_file)
+            evaluate_file=evaluate_file, graph=graph)

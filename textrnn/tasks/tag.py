@@ -15,8 +15,9 @@ import torch
 from textrnn.encode import Batch, bucket_batches, pad
 from textrnn.errors import ConfigError, DataError
 from textrnn.models.tagger import TaggerConfig, build_tagger
+from textrnn.models.traceable import GraphSpec, TaggerGraph, random_ids
 from textrnn.tasks.base import Built, Task, nonempty, tokenizer_and_vocab
-from textrnn.textual import casing_ids, char_ids, entities, normalize, windows, written_spans
+from textrnn.textual import NUM_CASINGS, casing_ids, char_ids, entities, normalize, windows, written_spans
 from textrnn.tokenize import clean_text
 from textrnn.train import TaskLoop, TrainConfig
 from textrnn.vocab import LabelVocab, Vocab
@@ -256,9 +257,47 @@ def tag(pipe, texts, batch_size: int = 64) -> list[dict]:
             for text, s, t in zip(texts, spans, tags, strict=True)]
 
 
+def graph(pipe) -> GraphSpec:
+    """``ids``, ``lengths`` [, ``chars`` (batch, steps, width)] [, ``casing``] -> ``scores`` (batch, steps, tags):
+    tag probabilities, or with a CRF the emissions and, beside the graph, the mean CRF scores Viterbi decodes with."""
+    module = TaggerGraph(pipe.model)
+    first = module.members[0]
+    names = ["ids", "lengths"] + (["chars"] if first.chars is not None else []) + \
+            (["casing"] if first.casing is not None else [])
+
+    def inputs(rng, batch, steps, width):
+        ids, lengths = random_ids(rng, batch, steps, len(pipe.vocab))
+        real = ids != 0
+        made = {"ids": ids, "lengths": lengths}
+        if "chars" in names:
+            chars = rng.integers(1, max(2, len(pipe.parts["chars"])), size=(batch, steps, width)).astype(np.int64)
+            counts = rng.integers(1, width + 1, size=(batch, steps))
+            chars[np.arange(width)[None, None, :] >= counts[..., None]] = 0
+            chars[~real] = 0
+            made["chars"] = chars
+        if "casing" in names:
+            made["casing"] = np.where(real, rng.integers(1, NUM_CASINGS, size=(batch, steps)), 0).astype(np.int64)
+        return made
+
+    dynamic = {"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"},
+               "chars": {0: "batch", 1: "steps", 2: "width"}, "casing": {0: "batch", 1: "steps"}}
+    return GraphSpec(module, names, ["scores"], {n: dynamic[n] for n in names},
+                     {"scores": ["batch", "steps", len(pipe.labels)]}, inputs, crf=_crf_scores(module.members))
+
+
+def _crf_scores(taggers) -> dict | None:
+    """The mean (transitions, start, end) of the taggers' CRFs; None without a CRF."""
+    crfs = [tagger.crf for tagger in taggers if tagger.crf is not None]
+    if not crfs:
+        return None
+    with torch.no_grad():
+        parts = [torch.stack(p).mean(0).float().tolist() for p in zip(*(c.scores() for c in crfs), strict=True)]
+    return dict(zip(("transitions", "start", "end"), parts, strict=True))
+
+
 TASK = Task(
     name="tag", model_config=TaggerConfig, build=build, make_model=make_model, encode=encode, loop=loop,
-    evaluate=evaluate, commands={"tag": tag}, prepare=prepare,
+    evaluate=evaluate, commands={"tag": tag}, prepare=prepare, graph=graph,
     files=frozenset({"vocab.json", "labels.json", "chars.json", "spm.model"}),
     defaults={"model": {"cell": "lstm", "hidden_dim": 128, "bidirectional": True},
               "train": {"epochs": 15, "batch_size": 32, "lr": 0.002, "early_stopping": 3}},

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from textrnn.config import from_dict
-from textrnn.errors import ConfigError, DataError
+from textrnn.errors import ConfigError, DataError, ExportError
 from textrnn.models.seq2seq import Seq2Seq, Seq2SeqConfig, decoder_inputs
 from textrnn.parallel import pair_batches, translation_memory
 from textrnn.search import Translation, beam_search, greedy
@@ -223,10 +223,17 @@ def evaluate_file(pipe, path: Path, target: Path | None = None) -> dict:
     return pipe.evaluate(examples, where=str(path))
 
 
+def graph(pipe):
+    """Refused: the searches run a decoder step at a time in PyTorch, which an exported graph does not hold."""
+    raise ExportError("cannot export a translate run: its greedy and beam searches run one decoder step at a time "
+                      "over the encoder's memory in PyTorch, which the export has no graph for; serve it with "
+                      "'textrnn serve' instead")
+
+
 TASK = Task(
     name="translate", model_config=Seq2SeqConfig, build=build, make_model=make_model, encode=encode, loop=loop,
     evaluate=evaluate, settings=TranslateSettings, commands={"translate": translate}, report=report,
-    evaluate_file=evaluate_file,
+    evaluate_file=evaluate_file, graph=graph,
     files=frozenset({"source_vocab.json", "target_vocab.json", "source_spm.model", "target_spm.model"}),
     defaults={"tokenizer": {"kind": "sentencepiece", "vocab_size": 8000},
               "model": {"cell": "gru", "hidden_dim": 256, "src_embed_dim": 256, "tgt_embed_dim": 256},

@@ -17,9 +17,10 @@ import torch
 from textrnn.encode import Batch, lm_streams, lm_windows
 from textrnn.errors import ConfigError
 from textrnn.models.lm import LanguageModel, LMConfig
+from textrnn.models.traceable import GraphSpec, LMStepGraph
 from textrnn.tasks.base import Built, Task, build_from_texts, nonempty
 from textrnn.tasks.lm.fill import complete as fill_blank
-from textrnn.tasks.lm.sampling import GenerationConfig
+from textrnn.tasks.lm.sampling import NEVER_EMITTED, GenerationConfig
 from textrnn.tasks.lm.sampling import generate as sample
 from textrnn.tasks.lm.scoring import score as score_sentences
 from textrnn.train import TaskLoop, TrainConfig
@@ -185,10 +186,33 @@ def report(pipe, corpus, valid: Encoded, out_dir: Path, samples: list[str], quie
     return {"samples": made}
 
 
+def graph(pipe) -> GraphSpec:
+    """One step: ``ids`` (batch, steps) and the state ``h`` [, ``c``] (layers, batch, hidden) -> ``logits`` (batch,
+    steps, vocabulary) and the state after the last step (a prompt in one call, then a token per call)."""
+    module = LMStepGraph(pipe.model)
+    rnn = pipe.model.rnn
+    state = ["h", "c"] if module.lstm else ["h"]
+
+    def inputs(rng, batch, steps, width):
+        made = {"ids": rng.integers(4, max(5, len(pipe.vocab)), size=(batch, steps)).astype(np.int64)}
+        for name in state:
+            made[name] = rng.normal(0, 0.5, size=(rnn.num_layers, batch, rnn.hidden_dim)).astype(np.float32)
+        return made
+
+    dynamic = {"ids": {0: "batch", 1: "steps"}, **{name: {1: "batch"} for name in state}}
+    axes = {"logits": ["batch", "steps", len(pipe.vocab)],
+            **{f"{name}_out": [rnn.num_layers, "batch", rnn.hidden_dim] for name in state}}
+    settings = {"start_id": pipe.start_id(), "stop_at_eos": pipe.settings.eos_per_example,
+                "never_emitted": list(NEVER_EMITTED), "state_layers": rnn.num_layers, "state_dim": rnn.hidden_dim,
+                "state": state}
+    return GraphSpec(module, ["ids", *state], ["logits", *(f"{n}_out" for n in state)], dynamic, axes, inputs,
+                     settings=settings)
+
+
 TASK = Task(
     name="lm", model_config=LMConfig, build=build, make_model=make_model, encode=encode, loop=loop,
     evaluate=evaluate, settings=LMSettings, commands={"generate": generate, "score": score, "complete": complete},
-    files=frozenset({"vocab.json", "spm.model"}), report=report,
+    files=frozenset({"vocab.json", "spm.model"}), report=report, graph=graph,
     defaults={"model": {"cell": "lstm", "hidden_dim": 256, "num_layers": 2, "dropout": 0.2},
               "vocab": {"min_freq": 2, "max_size": 30000},
               "train": {"epochs": 10, "batch_size": 32, "lr": 0.002, "early_stopping": 2}},
