@@ -144,8 +144,8 @@ def read_text(path: str | Path, errors: str = "strict") -> str:
 
 
 def detect_format(path: str | Path, format: str = "auto", task: str | None = None) -> str:
-    """``format`` checked, or for ``"auto"`` the format its extension names (``.gz`` stripped); for ``task="tag"``
-    a ``.txt`` file (CoNLL-2003's own ``train.txt``, ``test.txt.gz``) is CoNLL columns."""
+    """``format`` checked, or for ``"auto"`` the format its extension names (``.gz`` stripped); for a task whose
+    files hold tags (``tasks.reads``: ``tag``) a ``.txt`` file (CoNLL-2003's own ``train.txt``, ``test.txt.gz``) is CoNLL columns."""
     if format == "auto" and reads(task) == "tags" and detect_format(path) == "lines":
         return "conll"
     format = _ALIASES.get(format, format)
