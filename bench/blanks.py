@@ -28,7 +28,7 @@ def main() -> None:
     path = Path(args.blanks) if Path(args.blanks).exists() else recipes_dir() / args.blanks
     items = read_choices(path)
     pipe = textrnn.load(args.run)
-    result = {"run": args.run, "blanks": str(path.name), "n": len(items)}
+    result = {"run": args.run, "recipe": pipe.config.meta.get("recipe"), "blanks": str(path.name), "n": len(items)}
     for way in ("sentence", "pmi"):
         pipe.settings.fill_score = way
         wrong = []
