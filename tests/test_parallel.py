@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from textrnn.corpus import Example, carve_valid, read_line_pairs, read_tsv_pairs
-from textrnn.errors import DataError, PipelineError
-from textrnn.memory import Memory, translation_memory
+from textrnn.errors import DataError
 from textrnn.models.seq2seq import decoder_inputs
-from textrnn.parallel import pair_batches
+from textrnn.parallel import pair_batches, translation_memory
 from textrnn.vocab import BOS_ID, EOS_ID, PAD_ID
 
 GERMAN = ["Ein Hund läuft.", "Zwei Kinder spielen im Park.", "Eine Frau liest ein Buch."]
@@ -122,15 +121,3 @@ def test_pair_batches_bucket_by_length_and_end_targets_with_eos():
                                                                                   seed=1)[0].index
     with pytest.raises(ValueError, match="5 source sentences but 4 targets"):
         pair_batches(source_ids, target_ids[:4], 2)
-
-
-def test_a_memory_avoids_a_pairs_own_translation_and_saves_as_plain_json(tmp_path):
-    memory = Memory(GERMAN + ["Ein Hund läuft schnell."], ENGLISH + ["A dog runs fast."])
-    assert memory.nearest(["Ein Hund läuft."]) == [0]
-    assert memory.nearest(["Ein Hund läuft."], avoid=["A dog runs."]) == [3]   # the next nearest
-    memory.save(tmp_path / "memory.json")
-    again = Memory.load(tmp_path / "memory.json")
-    assert again.sources == memory.sources and again.targets == memory.targets
-    (tmp_path / "bad.json").write_text('{"sources": ["a"], "targets": []}', encoding="utf-8")
-    with pytest.raises(PipelineError, match="bad.json: not a translation memory"):
-        Memory.load(tmp_path / "bad.json")

@@ -11,8 +11,6 @@ from cli_in_process import cli
 
 import textrnn
 from textrnn.cli import main
-from textrnn.corpus import Example
-from textrnn.vocab import BOS_ID
 
 PAIRS = [("ein hund läuft", "a dog runs"), ("eine katze schläft", "a cat sleeps"), ("ein mann liest", "a man reads"),
          ("eine frau singt", "a woman sings"), ("ein kind spielt", "a child plays"), ("zwei hunde laufen", "two dogs run")]
@@ -95,26 +93,3 @@ def test_train_on_two_aligned_files(tmp_path, capsys, monkeypatch):
                        str(tmp_path / "run"), "--quiet", *SMALL, capsys=capsys, monkeypatch=monkeypatch)
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["valid"]["n"] > 0
-
-
-def test_a_translator_with_a_memory_reads_the_nearest_train_translation_beside_each_source(tmp_path, capsys,
-                                                                                         monkeypatch):
-    data = tmp_path / "pairs.tsv"
-    data.write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS * 2), encoding="utf-8")
-    run = tmp_path / "run"
-    code, _, err = cli("train", "translate", "--data", str(data), "--valid", str(data), "--out", str(run), "--quiet",
-                       *SMALL, "-s", "translate.memory=true", capsys=capsys, monkeypatch=monkeypatch)
-    assert code == 0, err
-    assert (run / "memory.json").exists()
-    pipe = textrnn.load(run)                   # the memory is a part of the run, checked like the others
-    [found] = pipe.translate(["ein hund läuft schnell"], attention=True)
-    assert found["memory"] == "a dog runs"     # the nearest train source's translation
-    separator = found["source_tokens"].index("<bos>")
-    assert found["source_tokens"][:separator] == ["ein", "hund", "läuft", "<unk>"]
-    assert found["source_tokens"][separator + 1:] == ["a", "dog", "runs"]   # the source vocabulary holds target words
-    # a pair never reads its own translation: training and evaluation see the nearest other one
-    encoded = pipe.encode([Example(text="ein hund läuft", target="a dog runs")])
-    memory_ids = encoded.sources[0][encoded.sources[0].index(BOS_ID) + 1:]
-    assert pipe.parts["source_vocab"].decode(memory_ids) != ["a", "dog", "runs"]
-    code, out, err = cli("info", str(run), capsys=capsys, monkeypatch=monkeypatch)
-    assert code == 0 and "memory" in out, err

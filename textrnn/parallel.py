@@ -1,4 +1,4 @@
-"""Parallel text for translation: batches of sentence pairs.
+"""Parallel text for translation: the translation-memory baseline and batches of sentence pairs.
 
 Each pair is an ``Example`` with ``text`` (the source sentence) and ``target`` (its translation); ``corpus.py``
 reads them (``read_line_pairs``, ``read_tsv_pairs``) and carves a validation that keeps each target sentence on one
@@ -6,10 +6,50 @@ side (``carve_valid(group="target")``).
 """
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+
+import numpy as np
 
 from textrnn.encode import Batch, bucket_batches, pad
 from textrnn.vocab import EOS_ID
+
+
+def _ngrams(text: str, orders: Sequence[int]) -> Counter[str]:
+    text = " ".join(text.split())
+    return Counter(text[i:i + n] for n in orders for i in range(len(text) - n + 1))
+
+
+def translation_memory(queries: Sequence[str], memory_sources: Sequence[str], memory_targets: Sequence[str],
+                       orders: Sequence[int] = (1, 2, 3)) -> list[str]:
+    """The translation-memory baseline: for each query the target of the memory pair whose source is nearest by
+    character n-gram overlap (the Dice coefficient of the n-gram multisets of ``orders``, white space collapsed).
+    Ties go to the earlier pair; a query sharing no n-gram with any source gets the first target. Raises
+    ValueError for an empty memory or sources and targets of different lengths."""
+    if len(memory_sources) != len(memory_targets):
+        raise ValueError(f"{len(memory_sources)} memory sources but {len(memory_targets)} targets")
+    if not memory_sources:
+        raise ValueError("the translation memory is empty")
+    postings: dict[str, list[tuple[int, int]]] = defaultdict(list)   # n-gram -> [(pair, count)]
+    sizes = np.zeros(len(memory_sources))
+    for i, text in enumerate(memory_sources):
+        grams = _ngrams(text, orders)
+        sizes[i] = sum(grams.values())
+        for gram, count in grams.items():
+            postings[gram].append((i, count))
+    index = {gram: (np.array([i for i, _ in pairs]), np.array([c for _, c in pairs], dtype=np.float64))
+             for gram, pairs in postings.items()}
+    out = []
+    for query in queries:
+        grams = _ngrams(query, orders)
+        overlap = np.zeros(len(memory_sources))
+        for gram, count in grams.items():
+            if gram in index:
+                pairs, stored = index[gram]
+                overlap[pairs] += np.minimum(stored, count)   # each pair holds a gram once in its posting list
+        dice = 2 * overlap / np.maximum(sizes + sum(grams.values()), 1)
+        out.append(memory_targets[int(np.argmax(dice))])
+    return out
 
 
 def pair_batches(source_ids: Sequence[Sequence[int]], target_ids: Sequence[Sequence[int]], batch_size: int,

@@ -3,7 +3,6 @@
     config.json         format_version, textrnn version, task, every setting, the parts and the sha256 of each file
     vocab.json, ...     each vocabulary or label part as a JSON list (index = id): vocab.json, labels.json,
                         chars.json (a tagger's characters), source_vocab.json ...
-    memory.json         a translator's translation memory (``translate.memory``): its sources and targets
     spm.model, ...      a sentencepiece tokenizer's model (``<name>spm.model``: spm.model, source_spm.model ...)
     model.safetensors   weights only: loading never runs pickled code
     metrics.json        the run's figures, when saved with them
@@ -32,7 +31,6 @@ from textrnn.fileio import (
     finish_saving,
     save_together,
 )
-from textrnn.memory import Memory
 from textrnn.tasks import TASK_NAMES, get_task
 from textrnn.tokenize import SentencePieceTokenizer, tokenizer_from_config
 from textrnn.vocab import LabelVocab, Vocab
@@ -74,11 +72,10 @@ def _write_files(pipe, folder: Path, metrics: dict | None) -> list[str]:
 
     files, parts = ["model.safetensors"], {}
     for name, part in sorted(pipe.parts.items()):
-        if isinstance(part, (Vocab, LabelVocab, Memory)):
+        if isinstance(part, (Vocab, LabelVocab)):
             part.save(folder / f"{name}.json")
             files.append(f"{name}.json")
-            kind = "labels" if isinstance(part, LabelVocab) else "memory" if isinstance(part, Memory) else "vocab"
-            parts[name] = {"kind": kind, "size": len(part)}
+            parts[name] = {"kind": "labels" if isinstance(part, LabelVocab) else "vocab", "size": len(part)}
         else:
             parts[name] = {"kind": "tokenizer", "config": part.config()}
             if isinstance(part, SentencePieceTokenizer):
@@ -164,7 +161,7 @@ def _check_files(files, where: dict[str, Path], path: Path) -> None:
 
 
 def read_parts(parts_doc, files: dict, where: dict[str, Path], path: Path, task_files: frozenset[str]) -> dict:
-    """The parts (tokenizers, vocabularies, labels, a translation memory) that config.json's ``parts`` describe, read from ``where``
+    """The parts (tokenizers, vocabularies, labels) that config.json's ``parts`` describe, read from ``where``
     (file name -> path); ``files`` are the files config.json lists, ``task_files`` the names a part may be read
     from. Needs no torch, so an exported run (``textrnn.onnx_runtime``) reads its parts here too. Raises
     PipelineError naming the part for one that is not a part of a saved pipeline."""
@@ -181,8 +178,8 @@ def read_parts(parts_doc, files: dict, where: dict[str, Path], path: Path, task_
             raise PipelineError(f"{path}: part {name!r} needs the file {file}, which this task's runs do not hold")
         if kind == "tokenizer":
             parts[name] = tokenizer_from_config(entry.get("config"), where[file] if needs_file else None)
-        elif kind in ("vocab", "labels", "memory"):
-            parts[name] = {"vocab": Vocab, "labels": LabelVocab, "memory": Memory}[kind].load(where[file])
+        elif kind in ("vocab", "labels"):
+            parts[name] = (Vocab if kind == "vocab" else LabelVocab).load(where[file])
             if entry.get("size") is not None and entry["size"] != len(parts[name]):
                 raise PipelineError(f"{where[file]}: holds {len(parts[name])} entries but config.json says "
                                     f"{entry['size']}")

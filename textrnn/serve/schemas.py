@@ -120,8 +120,6 @@ class Translated(BaseModel):
     source: str
     translation: str
     logprob: float = Field(description="Natural log-probability of the translation and its <eos>.")
-    memory: str | None = Field(None, description="A translator with a translation memory: the train translation it "
-                                                 "read beside the source.")
     source_tokens: list[str] | None = Field(None, description="With attention: the source's tokens.")
     target_tokens: list[str] | None = Field(None, description="With attention: the translation's tokens and <eos>.")
     attention: list[list[float]] | None = Field(None, description="With attention: one row per target token, "

@@ -16,14 +16,13 @@ import torch
 
 from textrnn.config import from_dict
 from textrnn.errors import ConfigError, DataError, ExportError
-from textrnn.memory import Memory, translation_memory
 from textrnn.models.seq2seq import Seq2Seq, Seq2SeqConfig, decoder_inputs
-from textrnn.parallel import pair_batches
+from textrnn.parallel import pair_batches, translation_memory
 from textrnn.search import Translation, beam_search, greedy
 from textrnn.tasks.base import Built, Task, nonempty
 from textrnn.tokenize import SentencePieceTokenizer, build_tokenizer
 from textrnn.train import TaskLoop, TrainConfig
-from textrnn.vocab import BOS_ID, Vocab
+from textrnn.vocab import Vocab
 
 
 @dataclass
@@ -38,8 +37,6 @@ class TranslateSettings:
     max_len_b: float = 5.0
     valid_beam: int = 1              # the beam of each epoch's validation BLEU (1: greedy, the cheap one)
     batch_size: int = 128            # sentences decoded together
-    memory: bool = False             # each source is read with the translation of the nearest train pair after it
-                                     # (textrnn/memory.py): the model learns to repair a translation memory's guess
 
 
 @dataclass
@@ -58,7 +55,6 @@ def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Buil
         raise DataError("translate: every train example needs a target sentence (Example.target)")
     settings = from_dict(TranslateSettings, config.settings, "translate")
     sources, targets = [e.text or "" for e in examples], [e.target for e in examples]
-    source_texts = sources + targets if settings.memory else sources   # the source side reads translations too
     kind = config.tokenizer.kind
     if kind == "sentencepiece" and settings.joint:
         shared = build_tokenizer(config.tokenizer, sources + targets)
@@ -68,14 +64,12 @@ def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Buil
                  "target_vocab": target_vocab}
     else:
         parts = {}
-        for side, texts in (("source", source_texts), ("target", targets)):
+        for side, texts in (("source", sources), ("target", targets)):
             tokenizer = build_tokenizer(config.tokenizer, texts)
             parts[f"{side}_tokenizer"] = tokenizer
             parts[f"{side}_vocab"] = (tokenizer.vocab() if isinstance(tokenizer, SentencePieceTokenizer) else
                                       Vocab.build([tokenizer.tokenize(t) for t in texts], min_freq=config.vocab.min_freq,
                                                   max_size=config.vocab.max_size))
-    if settings.memory:
-        parts["memory"] = Memory(sources, targets)
     return Built(parts)
 
 
@@ -88,26 +82,15 @@ def _ids(pipe, side: str, texts: list[str]) -> list[list[int]]:
     return [vocab.encode(tokenizer.tokenize(pipe.clean(text))) for text in texts]
 
 
-def _sources(pipe, texts: list[str], avoid: list[str] | None = None) -> tuple[list[list[int]], list[str] | None]:
-    """The source ids of ``texts``; with a translation memory each followed by <bos> and the ids of the nearest
-    train pair's translation (never one of ``avoid``: a pair's own), which are returned too."""
-    ids = _ids(pipe, "source", texts)
-    memory = pipe.parts.get("memory")
-    if memory is None:
-        return ids, None
-    found = [memory.targets[i] for i in memory.nearest(texts, avoid)]
-    return [s + [BOS_ID] + m for s, m in zip(ids, _ids(pipe, "source", found), strict=True)], found
-
-
 def encode(pipe, examples, with_labels: bool = True, where: str = "") -> Encoded:
+    sources = _ids(pipe, "source", [e.text or "" for e in examples])
     if not with_labels:
-        return Encoded(_sources(pipe, [e.text or "" for e in examples])[0], None)
+        return Encoded(sources, None)
     missing = next((e for e in examples if e.target is None), None)
     if missing is not None:
         raise DataError(f"{where or 'data'}:{missing.meta.get('line', '?')}: no target sentence; a translation pair "
                         "needs both sides")
     targets = [e.target for e in examples]
-    sources, _ = _sources(pipe, [e.text or "" for e in examples], avoid=targets)
     return Encoded(sources, _ids(pipe, "target", targets), targets)
 
 
@@ -183,19 +166,16 @@ def evaluate(pipe, encoded: Encoded, model=None, beam: int | None = None) -> dic
 # ----- inference --------------------------------------------------------------------------------------------------
 def translate(pipe, texts, beam: int | None = None, attention: bool = False) -> list[dict]:
     """Translations of ``texts``: ``[{"source", "translation", "logprob"}]`` (``beam``: the run's default; 1 is
-    greedy), with ``attention`` also the weights (one row per output token and <eos>) and both sides' tokens (the
-    source's with the memory's after <bos>); with a translation memory also ``memory``, the train translation read
-    beside the source. An empty text translates to an empty sentence."""
+    greedy), with ``attention`` also the weights (one row per output token and <eos>) and both sides' tokens. An
+    empty text translates to an empty sentence."""
     beam = pipe.settings.beam if beam is None else beam
     if beam < 1:
         raise ConfigError(f"translate needs beam >= 1, got {beam}")
     texts = list(texts)
-    sources, memories = _sources(pipe, texts)
+    sources = _ids(pipe, "source", texts)
     results = []
-    for i, (text, ids, found) in enumerate(zip(texts, sources, decode(pipe, sources, beam), strict=True)):
+    for text, ids, found in zip(texts, sources, decode(pipe, sources, beam), strict=True):
         result = {"source": text, "translation": detokenize(pipe, found), "logprob": found.logprob}
-        if memories is not None:
-            result["memory"] = memories[i]
         if attention:
             result["source_tokens"] = pipe.parts["source_vocab"].decode(ids)
             result["target_tokens"] = pipe.parts["target_vocab"].decode(found.ids) + ["<eos>"]
@@ -209,8 +189,8 @@ def report(pipe, corpus, valid: Encoded, out_dir: Path, samples: list[str], quie
     translation-memory baseline on the validation pairs."""
     from textrnn.plots import plot_attention
 
-    texts = samples or [pipe.parts["source_tokenizer"].detokenize(pipe.parts["source_vocab"].decode(
-        s[:s.index(BOS_ID)] if BOS_ID in s else s)) for s in valid.sources[:3]]
+    texts = samples or [pipe.parts["source_tokenizer"].detokenize(pipe.parts["source_vocab"].decode(s))
+                        for s in valid.sources[:3]]
     shown = translate(pipe, nonempty(texts), attention=True)
     first = shown[0]
     if first["target_tokens"] and first["source_tokens"]:
@@ -254,8 +234,7 @@ TASK = Task(
     name="translate", model_config=Seq2SeqConfig, build=build, make_model=make_model, encode=encode, loop=loop,
     evaluate=evaluate, settings=TranslateSettings, commands={"translate": translate}, report=report,
     evaluate_file=evaluate_file, graph=graph,
-    files=frozenset({"source_vocab.json", "target_vocab.json", "source_spm.model", "target_spm.model",
-                     "memory.json"}),
+    files=frozenset({"source_vocab.json", "target_vocab.json", "source_spm.model", "target_spm.model"}),
     defaults={"tokenizer": {"kind": "sentencepiece", "vocab_size": 8000},
               "model": {"cell": "gru", "hidden_dim": 256, "src_embed_dim": 256, "tgt_embed_dim": 256},
               "train": {"epochs": 10, "batch_size": 64, "lr": 0.001, "schedule": "cosine", "monitor": "bleu"}},
