@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import http.server
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -241,6 +242,7 @@ def test_hf_download_writes_the_card_files(tmp_path, monkeypatch):
     fake = datasets.DatasetDict({"train": split(10, lambda i: i % 2), "test": split(4, lambda i: i % 2),
                                  "unsupervised": split(3, lambda i: -1)})
     asked = []
+    monkeypatch.setattr(datasource, "_unreachable", lambda url: None)
     monkeypatch.setattr(datasets, "load_dataset", lambda name: asked.append(name) or fake)
     corpus = load_corpus("imdb")
     assert asked == ["stanfordnlp/imdb"]
@@ -257,12 +259,31 @@ def test_hf_download_of_a_parallel_corpus_writes_its_aligned_line_files(tmp_path
         return datasets.Dataset.from_dict({"de": [f"satz {i}" for i in range(n)], "en": [f"sentence {i}" for i in range(n)]})
 
     fake = datasets.DatasetDict({"train": split(12), "validation": split(3), "test": split(2)})
+    monkeypatch.setattr(datasource, "_unreachable", lambda url: None)
     monkeypatch.setattr(datasets, "load_dataset", lambda name: fake)
     corpus = load_corpus("multi30k")
     assert (len(corpus.train), len(corpus.valid)) == (12, 3)
     assert (corpus.train[4].text, corpus.train[4].target) == ("satz 4", "sentence 4")
     assert gzip.decompress((tmp_path / "cache" / "multi30k" / "val.en.gz").read_bytes()).decode().splitlines()[2] == \
         "sentence 2"
+
+
+def test_an_unreachable_hub_fails_at_once_with_every_fix(tmp_path, monkeypatch):
+    import datasets
+
+    def refuse(address, timeout):
+        raise socket.gaierror("Name or service not known")
+
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(datasets, "load_dataset", lambda name: pytest.fail("the hub was asked although unreachable"))
+    with pytest.raises(DataError) as error:
+        load_corpus("multi30k")
+    message = str(error.value)
+    for part in ("could not reach https://huggingface.co", "Name or service not known", "bentrevett/multi30k",
+                 "set TEXTRNN_DATA_DIR=", str(tmp_path / "cache" / "multi30k") + "/", "TEXTRNN_OFFLINE=1"):
+        assert part in message, part
 
 
 # ------------------------------------------------------------------------------------------------- checksums

@@ -12,9 +12,11 @@ import gzip
 import hashlib
 import json
 import os
+import socket
 import sys
 import tomllib
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -145,11 +147,15 @@ def find_corpus(name: str | dict, path: str | Path | None = None, data_dir: str 
     elif os.environ.get(OFFLINE_ENV, "") not in ("", "0") or not download:
         looked.append(f"download (disabled{' by ' + OFFLINE_ENV + '=1' if download else ''})")
     else:
-        download_corpus(card, target, quiet=quiet)
-        missing = _missing(target, card)
-        if not missing:
-            return target
-        looked.append(f"download into {target} (still lacks {', '.join(missing)})")
+        try:
+            download_corpus(card, target, quiet=quiet)
+        except DataError as error:
+            looked.append(f"download into {target} (failed: {error})")
+        else:
+            missing = _missing(target, card)
+            if not missing:
+                return target
+            looked.append(f"download into {target} (still lacks {', '.join(missing)})")
     raise DataError(f"corpus {name!r} not found; looked in: {'; '.join(looked)}. Fix: set {DATA_ENV}=FOLDER "
                     f"(a folder holding {name}/), pass --data-dir FOLDER, or download the files listed on "
                     f"{card['card_path']} ({', '.join(required_files(card))}) into {target}/")
@@ -227,12 +233,31 @@ def download_file(url: str, dest: str | Path, sha256: str, quiet: bool = False) 
     return dest
 
 
+def _unreachable(url: str, timeout: float = 5.0) -> str | None:
+    """Why the host of ``url`` cannot be reached (its name does not resolve, or it takes no connection within
+    ``timeout`` seconds), or None when it can, or when a proxy stands between (its reachability is the proxy's)."""
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    parts = urllib.parse.urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "", parts.port or 443), timeout=timeout).close()
+    except OSError as error:
+        return str(error) or type(error).__name__
+    return None
+
+
 def _download_hf(card: dict, folder: Path, quiet: bool) -> None:
     """Write a Hugging Face dataset's splits into ``folder`` as the card's JSON-lines files."""
     try:
         import datasets
     except ImportError as error:  # pragma: no cover - datasets is a core dependency
         raise DataError(f"downloading {card['name']} needs the datasets package ({error})") from None
+    hub = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    unreachable = _unreachable(hub)
+    if unreachable:   # the hub client would retry for a minute before saying so
+        raise DataError(f"could not reach {hub} to fetch Hugging Face dataset {card['hf_dataset']!r} "
+                        f"({unreachable}); check the connection, or place the files listed on {card['card_path']} "
+                        f"into {folder}/ (set {OFFLINE_ENV}=1 to stop downloads)")
     if not quiet:
         print(f"downloading {card['hf_dataset']} from the Hugging Face hub into {folder}", file=sys.stderr)
     try:
