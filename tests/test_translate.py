@@ -50,7 +50,7 @@ def test_train_translate_saves_a_run_that_translates_from_the_cli_and_python(tra
     code, _, err = cli("translate", str(translator), "ein mann liest", "--attention-png", str(picture),
                        capsys=capsys, monkeypatch=monkeypatch)
     assert code == 0 and picture.stat().st_size > 1000, err
-    sentences = tmp_path / "sentences.txt"
+    sentences = tmp_path / "sentences.de"            # a line file named by its language, as Multi30k's are
     sentences.write_text("ein kind spielt\neine frau singt\n", encoding="utf-8")
     code, out, err = cli("translate", str(translator), "--file", str(sentences), "--json", capsys=capsys,
                          monkeypatch=monkeypatch)

@@ -368,7 +368,8 @@ def complete(
 def translate(
     run_dir: Annotated[Path, typer.Argument(help="A saved translator run directory.")],
     texts: Annotated[list[str] | None, typer.Argument(help="Sentences to translate.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="A file of sentences (one a line, or JSON lines).")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="A file of sentences: one a line (any extension but "
+                                                             "the formats' own, e.g. test.de), or JSON lines.")] = None,
     format: Format = "auto",
     text_field: Annotated[str, typer.Option("--text-field")] = "text",
     beam: Annotated[int | None, typer.Option("--beam", min=1, help="Beam size (1: greedy; default: the run's).")] = None,
@@ -382,6 +383,8 @@ def translate(
 
     if not texts and file is None:
         _usage("translate needs sentences: give them as arguments, or --file FILE")
+    from textrnn.corpus import sentence_format
+
     pipe = load(run_dir, device=device or "cpu")
     pipe.command("translate")
     drawn = [attention_png is None]
@@ -397,6 +400,7 @@ def translate(
             drawn[0] = True
         return [{k: r[k] for k in ("source", "translation", "logprob")} for r in results]
 
+    format = sentence_format(file, format) if file is not None else format   # sentences.de: one a line
     _answer(answer, _texts(texts, file, format, text_field), streaming=file is not None, as_json=as_json,
             show=lambda r: print(r["translation"]), empty_ok=True)
 

@@ -143,6 +143,15 @@ def read_text(path: str | Path, errors: str = "strict") -> str:
     return text
 
 
+def sentence_format(path: str | Path, format: str = "auto") -> str:
+    """A file of sentences' format: ``detect_format``'s, or plain lines where the extension names none of the
+    formats (a translator's ``test.de``, ``val.en.gz``: line files named by their language)."""
+    name = Path(path).name.lower().removesuffix(".gz")
+    if format == "auto" and Path(name).suffix not in _EXTENSIONS:
+        return "lines"
+    return detect_format(path, format)
+
+
 def detect_format(path: str | Path, format: str = "auto", task: str | None = None) -> str:
     """``format`` checked, or for ``"auto"`` the format its extension names (``.gz`` stripped); for a task whose
     files hold tags (``tasks.reads``: ``tag``) a ``.txt`` file (CoNLL-2003's own ``train.txt``, ``test.txt.gz``) is CoNLL columns."""
