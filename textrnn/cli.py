@@ -383,7 +383,7 @@ def translate(
 
     if not texts and file is None:
         _usage("translate needs sentences: give them as arguments, or --file FILE")
-    from textrnn.corpus import sentence_format
+    from textrnn.corpus import detect_format
 
     pipe = load(run_dir, device=device or "cpu")
     pipe.command("translate")
@@ -400,7 +400,7 @@ def translate(
             drawn[0] = True
         return [{k: r[k] for k in ("source", "translation", "logprob")} for r in results]
 
-    format = sentence_format(file, format) if file is not None else format   # sentences.de: one a line
+    format = detect_format(file, format, unknown="lines") if file is not None else format   # sentences.de: lines
     _answer(answer, _texts(texts, file, format, text_field), streaming=file is not None, as_json=as_json,
             show=lambda r: print(r["translation"]), empty_ok=True)
 

@@ -143,18 +143,10 @@ def read_text(path: str | Path, errors: str = "strict") -> str:
     return text
 
 
-def sentence_format(path: str | Path, format: str = "auto") -> str:
-    """A file of sentences' format: ``detect_format``'s, or plain lines where the extension names none of the
-    formats (a translator's ``test.de``, ``val.en.gz``: line files named by their language)."""
-    name = Path(path).name.lower().removesuffix(".gz")
-    if format == "auto" and Path(name).suffix not in _EXTENSIONS:
-        return "lines"
-    return detect_format(path, format)
-
-
-def detect_format(path: str | Path, format: str = "auto", task: str | None = None) -> str:
+def detect_format(path: str | Path, format: str = "auto", task: str | None = None, unknown: str | None = None) -> str:
     """``format`` checked, or for ``"auto"`` the format its extension names (``.gz`` stripped); for a task whose
-    files hold tags (``tasks.reads``: ``tag``) a ``.txt`` file (CoNLL-2003's own ``train.txt``, ``test.txt.gz``) is CoNLL columns."""
+    files hold tags (``tasks.reads``: ``tag``) a ``.txt`` file (CoNLL-2003's own ``train.txt``, ``test.txt.gz``) is CoNLL columns.
+    An extension that names no format is an error, or ``unknown`` where given (a translator's ``test.de``: lines)."""
     if format == "auto" and reads(task) == "tags" and detect_format(path) == "lines":
         return "conll"
     format = _ALIASES.get(format, format)
@@ -165,6 +157,8 @@ def detect_format(path: str | Path, format: str = "auto", task: str | None = Non
     name = Path(path).name.lower().removesuffix(".gz")
     suffix = Path(name).suffix
     if suffix not in _EXTENSIONS:
+        if unknown is not None:
+            return unknown
         raise DataError(f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}; "
                         f"pass format= one of {', '.join(FORMATS)} (or rename the file .txt, .jsonl, .csv, .tsv, .conll)")
     return _EXTENSIONS[suffix]
