@@ -19,6 +19,7 @@ from textrnn.corpus import (
     carve_valid,
     check_iob2,
     iob1_to_iob2,
+    licenses,
     load_corpus,
     load_extra_text,
     load_unlabelled,
@@ -585,3 +586,23 @@ def test_conll_reader_numbers_the_documents(tmp_path):
     plain = tmp_path / "plain.conll"
     plain.write_text("Paris NNP B-LOC\n\nRome NNP B-LOC\n", encoding="utf-8")
     assert all("doc" not in e.meta for e in read_examples(plain))
+
+
+def test_extra_text_can_name_one_file_of_a_corpus_of_several(tmp_path, monkeypatch):
+    """NAME:FILE: the lines of one source of a multi-file corpus (for its register or its licence), and the run's
+    licences name that file alone."""
+    monkeypatch.delenv("TEXTRNN_DATA_DIR", raising=False)           # only tmp_path holds corpora
+    monkeypatch.setenv("TEXTRNN_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "korean").mkdir()
+    write(tmp_path / "korean" / "sae4k_utterances.txt.gz", "불 좀 꺼 줘\n음악 틀어 줘\n", compress=True)
+    write(tmp_path / "korean" / "kss_sentences.txt.gz", "물을 마셨다\n", compress=True)
+    assert load_extra_text("korean:sae4k_utterances", "kor-eng", data_dir=tmp_path) == ["불 좀 꺼 줘", "음악 틀어 줘"]
+    found = licenses("kor-eng", "korean:sae4k_utterances")
+    assert set(found) == {"kor-eng/train.tsv.gz", "korean/sae4k_utterances.txt.gz"}
+    assert found["korean/sae4k_utterances.txt.gz"] == "CC BY-SA 4.0"
+    with pytest.raises(ConfigError, match="'korean' has no text field 'sae4k'; its parts are: chatbot_qa, "):
+        load_extra_text("korean:sae4k", "kor-eng", data_dir=tmp_path)
+    with pytest.raises(DataError, match="lacks news_ko.txt.gz"):
+        load_extra_text("korean:news_ko", "kor-eng", data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="own corpus"):
+        load_extra_text("korean:kss_sentences", "korean", data_dir=tmp_path)

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from textrnn.embeddings import EmbeddingConfig
 from textrnn.errors import ConfigError
 from textrnn.models.seq2seq import Seq2Seq, Seq2SeqConfig, decoder_inputs, smoothed_cross_entropy
 from textrnn.vocab import BOS_ID, EOS_ID, PAD_ID
@@ -182,6 +183,7 @@ def test_loss_ignores_padded_targets():
     ({"encoder_layers": 0}, "model.encoder_layers must be at least 1"),
     ({"attention": "none"}, "set model.input_feeding = false"),
     ({"attention": "none", "input_feeding": False, "readout_dim": 6}, "readout_dim must be 0 or model.hidden_dim"),
+    ({"embedding": EmbeddingConfig(kind="onehot")}, "model.embedding.kind must be 'learned' or 'word2vec'"),
 ])
 def test_bad_settings_are_named(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from cli_in_process import cli
 
 import textrnn
@@ -93,3 +94,38 @@ def test_train_on_two_aligned_files(tmp_path, capsys, monkeypatch):
                        str(tmp_path / "run"), "--quiet", *SMALL, capsys=capsys, monkeypatch=monkeypatch)
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["valid"]["n"] > 0
+
+
+def test_word2vec_starts_both_sides_from_one_set_of_vectors(tmp_path, capsys, monkeypatch):
+    """--embedding word2vec: one skip-gram over both sides (and monolingual text), copied into the source and the
+    target embedding, so a word both languages write (a name) starts with the same vector on both sides."""
+    from textrnn.corpus import Example
+    from textrnn.pipeline import Pipeline
+
+    named = [(f"{s} tom", f"{t} tom") for s, t in PAIRS] * 3
+    examples = [Example(text=s, target=t) for s, t in named]
+    model = {"hidden_dim": 16, "src_embed_dim": 8, "tgt_embed_dim": 8, "encoder_layers": 1}
+    pipe = Pipeline.for_task("translate", train=examples, tokenizer="word", vocab={"min_freq": 1}, model=model,
+                             embedding={"kind": "word2vec", "freeze": True}, quiet=True,
+                             extra_text=["tom läuft", "tom runs and tom sleeps"])
+    source, target = pipe.parts["source_vocab"], pipe.parts["target_vocab"]
+    src, tgt = pipe.model.src_embedding.weight, pipe.model.tgt_embedding.weight
+    assert src.shape[1] == 8 and not src.requires_grad and not tgt.requires_grad       # frozen, as asked
+    assert torch.equal(src[source.stoi["tom"]], tgt[target.stoi["tom"]])
+    assert not torch.equal(src[source.stoi["hund"]], src[source.stoi["katze"]])
+    assert pipe.word2vec_report["source"]["vocab_coverage"] == 1.0
+    learned = Pipeline.for_task("translate", train=examples, tokenizer="word", vocab={"min_freq": 1}, model=model,
+                                quiet=True)
+    assert not torch.equal(learned.model.src_embedding.weight[source.stoi["tom"]],
+                           learned.model.tgt_embedding.weight[target.stoi["tom"]])
+    data = tmp_path / "pairs.tsv"
+    data.write_text("".join(f"{s} {n}\t{t} {n}\n" for n in range(6) for s, t in named[:len(PAIRS)]),
+                    encoding="utf-8")   # 36 targets, none twice: a validation can be carved
+    code, _, err = cli("train", "translate", "--data", str(data), "--out", str(tmp_path / "run"), "--quiet",
+                       "--embedding", "word2vec", *SMALL, capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 0, err
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())["word2vec"]
+    assert set(report) == {"source", "target"}
+    code, _, err = cli("train", "translate", "--data", str(data), "--out", str(tmp_path / "other"), "--embedding",
+                       "word2vec", *SMALL, "-s", "model.tgt_embed_dim=6", capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 2 and "model.src_embed_dim (8) equal to model.tgt_embed_dim (6)" in err

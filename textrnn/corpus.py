@@ -841,7 +841,9 @@ def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None, 
     """Unlabelled text for word2vec or an LM, named by ``data.extra``: a comma-separated list of ``unsup`` (the
     recipe's own corpus's unlabelled texts), names of other corpora, whose train and validation texts are read
     without their labels (e.g. ``"reuters,ptb"``: more news text for the CoNLL tagger's word vectors),
-    ``NAME:unsup`` for another corpus's unlabelled texts (``"imdb:unsup"``: 50,000 more reviews), and
+    ``NAME:unsup`` for another corpus's unlabelled texts (``"imdb:unsup"``: 50,000 more reviews),
+    ``NAME:FILE`` for the lines of one train file of a corpus of several, named without its extension
+    (``"korean:sae4k_utterances"``: one source of several, for its register or its licence), and
     ``NAME:FIELD`` for a text kept in another corpus's meta fields (``"reuters:raw_text"``: the newswires as
     written, with case and punctuation, where Reuters' text field is lower-cased).
 
@@ -858,8 +860,10 @@ def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None, 
             other, _, part = name.partition(":")
             if part == "unsup":
                 texts += load_unlabelled(other, data_dir=data_dir)
-                continue
-            texts += _meta_texts(name, other, part, corpus, data_dir, setting)
+            elif part in source_files(read_card(other)):
+                texts += _file_texts(name, other, part, corpus, data_dir, setting)
+            else:
+                texts += _meta_texts(name, other, part, corpus, data_dir, setting)
             continue
         if name == corpus:
             raise ConfigError(f"{setting} names the recipe's own corpus {corpus!r}: its validation texts would leak "
@@ -882,16 +886,37 @@ def licenses(corpus: str, spec: str = "") -> dict[str, str]:
         name, _, field_name = part.partition(":")
         if part == "unsup":
             wanted.append((corpus, ("unlabelled",)))
+        elif field_name in source_files(read_card(name)):
+            wanted.append((name, (field_name,)))
         else:
             wanted.append((name, ("unlabelled",) if field_name == "unsup" else ("train", "valid")))
     found: dict[str, str] = {}
-    for name, splits in wanted:
+    for name, parts in wanted:   # splits, or the one train file a NAME:FILE part names
         card = read_card(name)
         table = card.get("licenses") or {}
-        for split in splits:
-            for file in card["files"].get(split, []):
+        stems = source_files(card)
+        for part in parts:
+            for file in [stems[part]] if part in stems else card["files"].get(part, []):
                 found[f"{card['name']}/{file}"] = table.get(file, card.get("license", "not stated on its card"))
     return found
+
+
+def source_files(card: dict) -> dict[str, str]:
+    """The train files of a corpus of several, by the name its lines' meta ``source`` gives them (the file's name
+    without extension: ``{"sae4k_utterances": "sae4k_utterances.txt.gz", ...}``); {} for a corpus of one."""
+    files = card["files"].get("train", [])
+    return {file.split("/")[-1].split(".")[0]: file for file in files} if len(files) > 1 else {}
+
+
+def _file_texts(name: str, other: str, stem: str, corpus: str, data_dir: str | Path | None,
+                setting: str = "data.extra") -> list[str]:
+    """The texts of one train file of corpus ``other`` (``data.extra`` NAME:FILE), its validation lines included."""
+    if other == corpus:
+        raise ConfigError(f"{setting}: {name!r} names the recipe's own corpus; its validation texts would leak")
+    card = read_card(other)
+    one = {**card, "files": {"train": [source_files(card)[stem]]}, "groups": None, "label_names": None}
+    examples = _read_split(one, find_corpus(one, data_dir=data_dir), "train")   # found: the file is there
+    return [e.text if e.text is not None else " ".join(e.tokens or ()) for e in examples]
 
 
 def _meta_texts(name: str, other: str, field_name: str, corpus: str, data_dir: str | Path | None,
@@ -901,7 +926,8 @@ def _meta_texts(name: str, other: str, field_name: str, corpus: str, data_dir: s
         raise ConfigError(f"{setting}: {name!r} names the recipe's own corpus; its validation texts would leak")
     card = read_card(other)
     if field_name not in card.get("meta_fields", []):
-        fields = ", ".join(["unsup"] * ("unlabelled" in card["files"]) + list(card.get("meta_fields", [])))
+        fields = ", ".join(["unsup"] * ("unlabelled" in card["files"]) + list(source_files(card))
+                           + list(card.get("meta_fields", [])))
         raise ConfigError(f"{setting}: {name!r}: corpus {other!r} has no text field {field_name!r}; its parts are: "
                           f"{fields or 'none'} (e.g. reuters:raw_text, imdb:unsup)")
     loaded = load_corpus(other, data_dir=data_dir)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,22 +118,36 @@ class Pipeline:
             raise ConfigError("word2vec needs a learned word embedding in the model")
         return found
 
+    def word_tables(self) -> list[tuple[str, Any, list[torch.nn.Embedding]]]:
+        """The word embeddings word2vec fills, each as (name, the vocabulary of its rows, the embeddings): the
+        task's (a translator's source and target), else the one vocabulary's."""
+        if self.task.word_tables is not None:
+            return self.task.word_tables(self)
+        return [("words", self.vocab, self.word_embeddings())]
+
     def _init_word2vec(self, token_lists: list[list[str]], extra: list[list[str]], quiet: bool) -> None:
+        """One set of skip-gram vectors over the train tokens and the extra texts', copied into every word table;
+        ``word2vec_report`` is the coverage of the one table, or of each table by name."""
         from textrnn.embeddings import align_vectors, word2vec_vectors
 
-        settings = self.model_config.embedding
+        tables = self.word_tables()
+        settings = replace(self.model_config.embedding, dim=tables[0][2][0].embedding_dim)
         if not quiet:
             print(f"word2vec: training {settings.dim}-d vectors on {len(token_lists) + len(extra):,} texts",
                   file=sys.stderr)
         vectors = word2vec_vectors(token_lists, settings, extra_token_lists=extra or None, seed=self.config.train.seed)
-        matrix, report = align_vectors(self.vocab, vectors, settings.dim, seed=self.config.train.seed)
-        with torch.no_grad():
-            for embedding in self.word_embeddings():
-                embedding.weight.copy_(matrix)
-        self.word2vec_report = report
-        if not quiet:
-            print(f"word2vec coverage: {report.get('vocab_coverage', 0):.1%} of the vocabulary, "
-                  f"{report.get('token_coverage', 0):.1%} of tokens", file=sys.stderr)
+        reports = {}
+        for name, vocab, embeddings in tables:
+            matrix, reports[name] = align_vectors(vocab, vectors, settings.dim, seed=self.config.train.seed)
+            with torch.no_grad():
+                for embedding in embeddings:
+                    embedding.weight.copy_(matrix)
+            if not quiet:
+                tokens = reports[name].get("token_coverage")
+                print(f"word2vec coverage{'' if len(tables) == 1 else ' of the ' + name}: "
+                      f"{reports[name]['vocab_coverage']:.1%} of the vocabulary"
+                      + ("" if tokens is None else f", {tokens:.1%} of tokens"), file=sys.stderr)
+        self.word2vec_report = next(iter(reports.values())) if len(tables) == 1 else reports
 
     # ----- text -> ids ----------------------------------------------------------------------------------------
     def clean(self, text: str) -> str:

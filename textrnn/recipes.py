@@ -340,12 +340,16 @@ def _first_characters(examples: list, count: int) -> list:
 def _show_neighbours(pipe, recipe: Recipe, quiet: bool) -> None:
     from textrnn.embeddings import nearest_neighbours
 
-    words = [w for w in recipe.drill.get("neighbours", ["good", "bad", "oil", "bank"]) if w in pipe.vocab][:4]
-    if not words or quiet:
+    if quiet:
         return
-    table = nearest_neighbours(pipe.word_embeddings()[0].weight.detach().cpu(), pipe.vocab, words, k=5)
-    for word, neighbours in table.items():
-        print(f"  {word}: " + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours), file=sys.stderr)
+    wanted = recipe.drill.get("neighbours", ["good", "bad", "oil", "bank"])
+    for _, vocab, embeddings in pipe.word_tables():   # the first table that holds the words
+        words = [w for w in wanted if w in vocab][:4]
+        if words:
+            table = nearest_neighbours(embeddings[0].weight.detach().cpu(), vocab, words, k=5)
+            for word, neighbours in table.items():
+                print(f"  {word}: " + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours), file=sys.stderr)
+            return
 
 
 def describe(name: str) -> dict[str, Any]:

@@ -26,14 +26,14 @@ and in the loss (padded targets are ignored). State is passed in and returned, n
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from textrnn.embeddings import LearnedEmbedding
+from textrnn.embeddings import EmbeddingConfig, LearnedEmbedding
 from textrnn.errors import ConfigError
 from textrnn.layers import dropout
 from textrnn.models.recurrent import CELLS, Recurrent
@@ -59,6 +59,10 @@ class Seq2SeqConfig:
     label_smoothing: float = 0.1     # in the training loss
     teacher_forcing: float = 1.0     # the share of decoder inputs that are the reference's tokens (else the model's
                                      # own previous prediction, sampled per token in training; 1 = always the reference)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)   # kind "learned" or "word2vec" (both
+                                     # sides start from skip-gram vectors of the train pairs and data.extra's text),
+                                     # word2vec's settings, freeze and the source's word_dropout; the sizes are
+                                     # src_embed_dim and tgt_embed_dim, the dropout is model.dropout
 
 
 @dataclass
@@ -170,8 +174,11 @@ class Seq2Seq(nn.Module):
         _check(config)
         self.config = config
         hidden, readout = config.hidden_dim, config.readout_dim
-        self.src_embedding = LearnedEmbedding(src_vocab_size, config.src_embed_dim, dropout=config.dropout)
-        self.tgt_embedding = LearnedEmbedding(tgt_vocab_size, config.tgt_embed_dim, dropout=config.dropout)
+        freeze = config.embedding.freeze and config.embedding.kind == "word2vec"
+        self.src_embedding = LearnedEmbedding(src_vocab_size, config.src_embed_dim, dropout=config.dropout,
+                                              freeze=freeze, word_dropout=config.embedding.word_dropout)
+        self.tgt_embedding = LearnedEmbedding(tgt_vocab_size, config.tgt_embed_dim, dropout=config.dropout,
+                                              freeze=freeze)
         self.encoder = Recurrent(config.cell, config.src_embed_dim, hidden // 2 if config.bidirectional else hidden,
                                  config.encoder_layers, bidirectional=config.bidirectional, dropout=config.dropout)
         states = config.decoder_layers * (2 if config.cell == "lstm" else 1)
@@ -369,6 +376,13 @@ def _check(config: Seq2SeqConfig) -> None:
     if config.tie_embeddings and config.readout_dim != config.tgt_embed_dim:
         raise ConfigError(f"model.tie_embeddings needs model.readout_dim equal to model.tgt_embed_dim "
                           f"({config.tgt_embed_dim}), got {config.readout_dim}")
+    if config.embedding.kind not in ("learned", "word2vec"):
+        raise ConfigError(f"model.embedding.kind must be 'learned' or 'word2vec' for translate, got "
+                          f"{config.embedding.kind!r}")
+    if config.embedding.kind == "word2vec" and config.src_embed_dim != config.tgt_embed_dim:
+        raise ConfigError(f"model.embedding.kind = 'word2vec' gives both languages' pieces vectors of one size: set "
+                          f"model.src_embed_dim ({config.src_embed_dim}) equal to model.tgt_embed_dim "
+                          f"({config.tgt_embed_dim})")
     if not 0.0 <= config.dropout < 1.0:
         raise ConfigError(f"model.dropout must lie in [0, 1), got {config.dropout}")
     if not 0.0 <= config.label_smoothing < 1.0:

@@ -34,6 +34,8 @@ class Task:
     ``defaults``: the settings of ``textrnn train NAME`` beside the user's.
     ``graph(pipe) -> models.traceable.GraphSpec``: what ``textrnn export`` traces (None: the task is not exported;
     a task may raise ExportError with its reason instead).
+    ``word_tables(pipe) -> [(name, vocab, [embedding, ...])]``: the word embeddings that word2vec fills, each with
+    the vocabulary of its rows (None: the one ``vocab`` and every embedding of its size).
     """
 
     name: str
@@ -51,6 +53,7 @@ class Task:
     evaluate_file: Callable | None = None
     defaults: dict = field(default_factory=dict)
     graph: Callable | None = None
+    word_tables: Callable | None = None
 
 
 @dataclass

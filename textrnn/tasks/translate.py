@@ -20,7 +20,7 @@ from textrnn.models.seq2seq import Seq2Seq, Seq2SeqConfig, decoder_inputs
 from textrnn.parallel import pair_batches, translation_memory
 from textrnn.search import Translation, beam_search, greedy
 from textrnn.tasks.base import Built, Task, nonempty
-from textrnn.tokenize import SentencePieceTokenizer, build_tokenizer
+from textrnn.tokenize import SentencePieceTokenizer, build_tokenizer, clean_text
 from textrnn.train import TaskLoop, TrainConfig
 from textrnn.vocab import Vocab
 
@@ -56,7 +56,8 @@ def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Buil
     settings = from_dict(TranslateSettings, config.settings, "translate")
     sources, targets = [e.text or "" for e in examples], [e.target for e in examples]
     kind = config.tokenizer.kind
-    if kind == "sentencepiece" and settings.joint:
+    joint = kind == "sentencepiece" and settings.joint
+    if joint:
         shared = build_tokenizer(config.tokenizer, sources + targets)
         target_vocab = (Vocab.build([shared.tokenize(t) for t in targets]) if settings.target_seen_only
                         else shared.vocab())
@@ -70,7 +71,24 @@ def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Buil
             parts[f"{side}_vocab"] = (tokenizer.vocab() if isinstance(tokenizer, SentencePieceTokenizer) else
                                       Vocab.build([tokenizer.tokenize(t) for t in texts], min_freq=config.vocab.min_freq,
                                                   max_size=config.vocab.max_size))
-    return Built(parts)
+    if (config.model.get("embedding") or {}).get("kind") != "word2vec":
+        return Built(parts)
+    if kind == "sentencepiece" and not joint:
+        raise ConfigError("model.embedding.kind = 'word2vec' over two sentencepiece models would give one piece two "
+                          "meanings; set translate.joint = true (one model of both languages)")
+    # one skip-gram over both sides' tokens and data.extra's monolingual texts of either language (a word or
+    # character tokenizer splits every language alike, so the source's splits them)
+    source_tokenizer, target_tokenizer = parts["source_tokenizer"], parts["target_tokenizer"]
+    token_lists = [source_tokenizer.tokenize(text) for text in sources] + [target_tokenizer.tokenize(t) for t in targets]
+    strip = config.encode.strip_html
+    return Built(parts, token_lists, [source_tokenizer.tokenize(clean_text(text, strip)) for text in extra_texts])
+
+
+def word_tables(pipe) -> list:
+    """What word2vec fills: the source embedding by the source vocabulary, the target one (the output layer too,
+    when tied) by the target's."""
+    return [("source", pipe.parts["source_vocab"], [pipe.model.src_embedding]),
+            ("target", pipe.parts["target_vocab"], [pipe.model.tgt_embedding])]
 
 
 def make_model(config: Seq2SeqConfig, parts: dict) -> torch.nn.Module:
@@ -233,7 +251,7 @@ def graph(pipe):
 TASK = Task(
     name="translate", model_config=Seq2SeqConfig, build=build, make_model=make_model, encode=encode, loop=loop,
     evaluate=evaluate, settings=TranslateSettings, commands={"translate": translate}, report=report,
-    evaluate_file=evaluate_file, graph=graph,
+    evaluate_file=evaluate_file, graph=graph, word_tables=word_tables,
     files=frozenset({"source_vocab.json", "target_vocab.json", "source_spm.model", "target_spm.model"}),
     defaults={"tokenizer": {"kind": "sentencepiece", "vocab_size": 8000},
               "model": {"cell": "gru", "hidden_dim": 256, "src_embed_dim": 256, "tgt_embed_dim": 256},
