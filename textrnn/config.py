@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tomllib
 import types
 import typing
 from typing import Any, TypeVar
@@ -96,7 +97,8 @@ def to_dict(obj: Any) -> dict:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value: JSON/TOML-like literals (3, 0.5, true, [1,2], "x") or else the plain string."""
+    """A command-line value: a JSON literal (3, 0.5, true, [1,2], "x", {"a": 1}), a TOML inline table or array
+    ({a = 1}), or else the plain string."""
     lowered = text.strip()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -105,7 +107,13 @@ def parse_value(text: str) -> Any:
     try:
         return json.loads(lowered)
     except json.JSONDecodeError:
-        return text
+        pass
+    if lowered[:1] in "{[":   # a TOML inline table or array, as a recipe writes it: {kss_sentences = 8}
+        try:
+            return tomllib.loads(f"value = {lowered}")["value"]
+        except tomllib.TOMLDecodeError:
+            pass
+    return text
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
