@@ -100,6 +100,7 @@ def test_word2vec_starts_both_sides_from_one_set_of_vectors(tmp_path, capsys, mo
     """--embedding word2vec: one skip-gram over both sides (and monolingual text), copied into the source and the
     target embedding, so a word both languages write (a name) starts with the same vector on both sides."""
     from textrnn.corpus import Example
+    from textrnn.errors import ConfigError
     from textrnn.pipeline import Pipeline
 
     named = [(f"{s} tom", f"{t} tom") for s, t in PAIRS] * 3
@@ -129,3 +130,6 @@ def test_word2vec_starts_both_sides_from_one_set_of_vectors(tmp_path, capsys, mo
     code, _, err = cli("train", "translate", "--data", str(data), "--out", str(tmp_path / "other"), "--embedding",
                        "word2vec", *SMALL, "-s", "model.tgt_embed_dim=6", capsys=capsys, monkeypatch=monkeypatch)
     assert code == 2 and "model.src_embed_dim (8) equal to model.tgt_embed_dim (6)" in err
+    with pytest.raises(ConfigError, match="set translate.joint = true"):   # two piece models: one piece, two meanings
+        Pipeline.for_task("translate", train=examples, tokenizer={"kind": "sentencepiece", "vocab_size": 30},
+                          model=model, embedding="word2vec", settings={"joint": False}, quiet=True)

@@ -57,6 +57,10 @@ def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Buil
     sources, targets = [e.text or "" for e in examples], [e.target for e in examples]
     kind = config.tokenizer.kind
     joint = kind == "sentencepiece" and settings.joint
+    word2vec = (config.model.get("embedding") or {}).get("kind") == "word2vec"
+    if word2vec and kind == "sentencepiece" and not joint:
+        raise ConfigError("model.embedding.kind = 'word2vec' over two sentencepiece models would give one piece two "
+                          "meanings; set translate.joint = true (one model of both languages)")
     if joint:
         shared = build_tokenizer(config.tokenizer, sources + targets)
         target_vocab = (Vocab.build([shared.tokenize(t) for t in targets]) if settings.target_seen_only
@@ -71,11 +75,8 @@ def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Buil
             parts[f"{side}_vocab"] = (tokenizer.vocab() if isinstance(tokenizer, SentencePieceTokenizer) else
                                       Vocab.build([tokenizer.tokenize(t) for t in texts], min_freq=config.vocab.min_freq,
                                                   max_size=config.vocab.max_size))
-    if (config.model.get("embedding") or {}).get("kind") != "word2vec":
+    if not word2vec:
         return Built(parts)
-    if kind == "sentencepiece" and not joint:
-        raise ConfigError("model.embedding.kind = 'word2vec' over two sentencepiece models would give one piece two "
-                          "meanings; set translate.joint = true (one model of both languages)")
     # one skip-gram over both sides' tokens and data.extra's monolingual texts of either language (a word or
     # character tokenizer splits every language alike, so the source's splits them)
     source_tokenizer, target_tokenizer = parts["source_tokenizer"], parts["target_tokenizer"]
