@@ -860,10 +860,12 @@ def load_extra_text(spec: str, corpus: str, data_dir: str | Path | None = None, 
             other, _, part = name.partition(":")
             if part == "unsup":
                 texts += load_unlabelled(other, data_dir=data_dir)
-            elif part in source_files(read_card(other)):
-                texts += _file_texts(name, other, part, corpus, data_dir, setting)
-            else:
-                texts += _meta_texts(name, other, part, corpus, data_dir, setting)
+                continue
+            if other == corpus:
+                raise ConfigError(f"{setting}: {name!r} names the recipe's own corpus; its validation texts would leak")
+            files = source_files(read_card(other))
+            texts += (_file_texts(other, files[part], data_dir) if part in files
+                      else _meta_texts(name, other, part, data_dir, setting))
             continue
         if name == corpus:
             raise ConfigError(f"{setting} names the recipe's own corpus {corpus!r}: its validation texts would leak "
@@ -881,23 +883,24 @@ def extra_parts(spec: str) -> list[str]:
 def licenses(corpus: str, spec: str = "") -> dict[str, str]:
     """The licence of each file a run learns from: corpus ``corpus``'s train files and those the ``data.extra``
     ``spec`` names, as ``{"corpus/file": licence}`` (a card's ``[licenses]`` table, else its one ``license``)."""
-    wanted = [(corpus, ("train", "valid"))] if corpus else []
+    def files(name: str, splits: tuple[str, ...]) -> tuple[dict, list[str]]:
+        card = read_card(name)
+        return card, [file for split in splits for file in card["files"].get(split, [])]
+
+    chosen = [files(corpus, ("train", "valid"))] if corpus else []
     for part in extra_parts(spec):
         name, _, field_name = part.partition(":")
         if part == "unsup":
-            wanted.append((corpus, ("unlabelled",)))
-        elif field_name in source_files(read_card(name)):
-            wanted.append((name, (field_name,)))
-        else:
-            wanted.append((name, ("unlabelled",) if field_name == "unsup" else ("train", "valid")))
+            chosen.append(files(corpus, ("unlabelled",)))
+            continue
+        card, splits = files(name, ("unlabelled",) if field_name == "unsup" else ("train", "valid"))
+        one = source_files(card).get(field_name)   # NAME:FILE: that file alone
+        chosen.append((card, [one] if one else splits))
     found: dict[str, str] = {}
-    for name, parts in wanted:   # splits, or the one train file a NAME:FILE part names
-        card = read_card(name)
+    for card, names in chosen:
         table = card.get("licenses") or {}
-        stems = source_files(card)
-        for part in parts:
-            for file in [stems[part]] if part in stems else card["files"].get(part, []):
-                found[f"{card['name']}/{file}"] = table.get(file, card.get("license", "not stated on its card"))
+        for file in names:
+            found[f"{card['name']}/{file}"] = table.get(file, card.get("license", "not stated on its card"))
     return found
 
 
@@ -908,22 +911,17 @@ def source_files(card: dict) -> dict[str, str]:
     return {file.split("/")[-1].split(".")[0]: file for file in files} if len(files) > 1 else {}
 
 
-def _file_texts(name: str, other: str, stem: str, corpus: str, data_dir: str | Path | None,
-                setting: str = "data.extra") -> list[str]:
-    """The texts of one train file of corpus ``other`` (``data.extra`` NAME:FILE), its validation lines included."""
-    if other == corpus:
-        raise ConfigError(f"{setting}: {name!r} names the recipe's own corpus; its validation texts would leak")
-    card = read_card(other)
-    one = {**card, "files": {"train": [source_files(card)[stem]]}, "groups": None, "label_names": None}
+def _file_texts(other: str, file: str, data_dir: str | Path | None) -> list[str]:
+    """The texts of ``file``, one train file of corpus ``other`` (``data.extra`` NAME:FILE), its validation lines
+    included."""
+    one = {**read_card(other), "files": {"train": [file]}, "groups": None, "label_names": None}
     examples = _read_split(one, find_corpus(one, data_dir=data_dir), "train")   # found: the file is there
     return [e.text if e.text is not None else " ".join(e.tokens or ()) for e in examples]
 
 
-def _meta_texts(name: str, other: str, field_name: str, corpus: str, data_dir: str | Path | None,
+def _meta_texts(name: str, other: str, field_name: str, data_dir: str | Path | None,
                 setting: str = "data.extra") -> list[str]:
     """The ``field_name`` meta texts of corpus ``other``'s train and validation examples (``data.extra`` NAME:FIELD)."""
-    if other == corpus:
-        raise ConfigError(f"{setting}: {name!r} names the recipe's own corpus; its validation texts would leak")
     card = read_card(other)
     if field_name not in card.get("meta_fields", []):
         fields = ", ".join(["unsup"] * ("unlabelled" in card["files"]) + list(source_files(card))

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from textrnn.embeddings import EmbeddingConfig, LearnedEmbedding
+from textrnn.embeddings import EmbeddingConfig, build_embedding
 from textrnn.errors import ConfigError
 from textrnn.layers import dropout
 from textrnn.models.recurrent import CELLS, Recurrent
@@ -174,11 +174,10 @@ class Seq2Seq(nn.Module):
         _check(config)
         self.config = config
         hidden, readout = config.hidden_dim, config.readout_dim
-        freeze = config.embedding.freeze and config.embedding.kind == "word2vec"
-        self.src_embedding = LearnedEmbedding(src_vocab_size, config.src_embed_dim, dropout=config.dropout,
-                                              freeze=freeze, word_dropout=config.embedding.word_dropout)
-        self.tgt_embedding = LearnedEmbedding(tgt_vocab_size, config.tgt_embed_dim, dropout=config.dropout,
-                                              freeze=freeze)
+        source = replace(config.embedding, dim=config.src_embed_dim, dropout=config.dropout)
+        self.src_embedding = build_embedding(source, src_vocab_size)
+        self.tgt_embedding = build_embedding(replace(source, dim=config.tgt_embed_dim, word_dropout=0.0),
+                                             tgt_vocab_size)
         self.encoder = Recurrent(config.cell, config.src_embed_dim, hidden // 2 if config.bidirectional else hidden,
                                  config.encoder_layers, bidirectional=config.bidirectional, dropout=config.dropout)
         states = config.decoder_layers * (2 if config.cell == "lstm" else 1)

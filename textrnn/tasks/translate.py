@@ -54,7 +54,9 @@ def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Buil
     if any(e.target is None for e in examples):
         raise DataError("translate: every train example needs a target sentence (Example.target)")
     settings = from_dict(TranslateSettings, config.settings, "translate")
-    sources, targets = [e.text or "" for e in examples], [e.target for e in examples]
+    strip = config.encode.strip_html   # every text as encode reads it (pipe.clean)
+    sources = [clean_text(e.text or "", strip) for e in examples]
+    targets = [clean_text(e.target, strip) for e in examples]
     kind = config.tokenizer.kind
     joint = kind == "sentencepiece" and settings.joint
     word2vec = (config.model.get("embedding") or {}).get("kind") == "word2vec"
@@ -81,7 +83,6 @@ def build(config, examples, corpus, extra_texts: list[str], quiet: bool) -> Buil
     # character tokenizer splits every language alike, so the source's splits them)
     source_tokenizer, target_tokenizer = parts["source_tokenizer"], parts["target_tokenizer"]
     token_lists = [source_tokenizer.tokenize(text) for text in sources] + [target_tokenizer.tokenize(t) for t in targets]
-    strip = config.encode.strip_html
     return Built(parts, token_lists, [source_tokenizer.tokenize(clean_text(text, strip)) for text in extra_texts])
 
 
